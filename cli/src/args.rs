@@ -1,0 +1,168 @@
+//! The command line: global options on every command, then one subcommand.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "eventlake", version, about = "Events from every application into one Delta lake, exactly once.")]
+pub struct Cli {
+    /// Lake location: a local folder or s3://bucket/prefix.
+    #[arg(long, global = true, env = "EVENTLAKE_LAKE")]
+    pub lake: Option<String>,
+
+    /// Configuration file (TOML); see README for the keys.
+    #[arg(long, global = true, env = "EVENTLAKE_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "pretty", env = "EVENTLAKE_LOG_FORMAT")]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a seeded, reproducible workload of events from all five applications as NDJSON.
+    Generate(GenerateArgs),
+    /// Ingest events into bronze.events / bronze.events_rejected.
+    #[command(subcommand)]
+    Ingest(IngestCommand),
+    /// Run a SQL query over every lake table (`layer.name`); `SHOW TABLES` lists them.
+    Sql(SqlArgs),
+    /// Generate a workload, ingest it, show what landed, then collect more over HTTP.
+    Demo(DemoArgs),
+    /// Benchmarks, each beside its reference in one run.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct WorkloadArgs {
+    /// Number of events (lines) to generate.
+    #[arg(long, default_value_t = 100_000)]
+    pub events: u64,
+    /// Random seed: the same seed and options give byte-identical output.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Share of bad records (malformed JSON, missing fields, wrong types, unknown event types,
+    /// out-of-range values, repeated event_ids).
+    #[arg(long, default_value_t = 0.02)]
+    pub bad_ratio: f64,
+    /// Days of history the events span.
+    #[arg(long, default_value_t = 120)]
+    pub days: u32,
+    /// Number of tenants.
+    #[arg(long, default_value_t = 4)]
+    pub tenants: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    #[command(flatten)]
+    pub workload: WorkloadArgs,
+    /// Output file, or `-` for standard output.
+    #[arg(long, default_value = "-")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IngestCommand {
+    /// NDJSON from a file (or `-` for standard input); resumes from its committed offset.
+    File(FileArgs),
+    /// HTTP collector: POST /v1/events (NDJSON or a JSON array).
+    Http(HttpArgs),
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct FlushArgs {
+    /// Flush after this many records (overrides `ingest.flush_records`).
+    #[arg(long)]
+    pub flush_records: Option<usize>,
+    /// Flush when the oldest buffered record is this old (overrides `ingest.flush_age_ms`).
+    #[arg(long)]
+    pub flush_age_ms: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct FileArgs {
+    /// The NDJSON file, or `-` for standard input.
+    pub path: PathBuf,
+    /// Checkpoint name (default: `file:<absolute path>`, or `stdin`).
+    #[arg(long)]
+    pub source_id: Option<String>,
+    #[command(flatten)]
+    pub flush: FlushArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct HttpArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "EVENTLAKE_LISTEN")]
+    pub listen: SocketAddr,
+    /// Largest accepted request body in bytes (413 above).
+    #[arg(long, default_value_t = 16 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    #[command(flatten)]
+    pub flush: FlushArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// The query (DataFusion SQL).
+    pub query: String,
+    /// Output format; CSV has a header row, JSON is an array of objects.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Number of events to generate and ingest.
+    #[arg(long, default_value_t = 300_000)]
+    pub events: u64,
+    /// Random seed of the workload.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Exit when the work is done instead of collecting events over HTTP.
+    #[arg(long)]
+    pub no_serve: bool,
+    /// Where the demo's HTTP collector listens.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// NDJSON → committed Delta, beside the arrow-json+Parquet ceiling and DuckDB.
+    Ingest(BenchIngestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchIngestArgs {
+    /// Number of generated events.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: u64,
+    /// Python interpreter with the `duckdb` package; DuckDB is skipped without one.
+    #[arg(long, env = "EVENTLAKE_BENCH_PYTHON")]
+    pub python: Option<PathBuf>,
+    /// Working directory for the generated file and outputs (default: a temporary folder).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}

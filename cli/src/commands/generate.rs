@@ -1,0 +1,64 @@
+//! `eventlake generate`: the seeded workload as NDJSON to a file or stdout.
+
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+use eventlake_workload::{Workload, WorkloadConfig};
+
+use crate::args::{GenerateArgs, WorkloadArgs};
+
+impl WorkloadArgs {
+    pub fn config(&self) -> Result<WorkloadConfig> {
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&self.bad_ratio),
+            "--bad-ratio must be between 0 and 1, got {}",
+            self.bad_ratio
+        );
+        anyhow::ensure!(self.days >= 1, "--days must be at least 1");
+        anyhow::ensure!(self.tenants >= 1, "--tenants must be at least 1");
+        Ok(WorkloadConfig {
+            events: self.events,
+            seed: self.seed,
+            bad_ratio: self.bad_ratio,
+            days: self.days,
+            tenants: self.tenants,
+            ..WorkloadConfig::default()
+        })
+    }
+}
+
+pub fn run(args: &GenerateArgs) -> Result<()> {
+    let config = args.workload.config()?;
+    if args.out.as_os_str() == "-" {
+        let stdout = std::io::stdout();
+        write(config, &mut stdout.lock(), None)
+    } else {
+        write_file(config, &args.out, true)
+    }
+}
+
+/// Writes the workload to `path`, with a progress bar if `show` is set.
+pub fn write_file(config: WorkloadConfig, path: &Path, show: bool) -> Result<()> {
+    let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let bar = show.then(|| crate::progress::count(config.events, "generate"));
+    write(config, &mut BufWriter::with_capacity(1 << 20, file), bar.as_ref())?;
+    if let Some(bar) = bar {
+        bar.finish();
+    }
+    Ok(())
+}
+
+fn write(config: WorkloadConfig, out: &mut impl Write, bar: Option<&indicatif::ProgressBar>) -> Result<()> {
+    for (i, line) in Workload::new(config).enumerate() {
+        out.write_all(&line.bytes)?;
+        out.write_all(b"\n")?;
+        if let Some(bar) = bar
+            && i % 10_000 == 0
+        {
+            bar.set_position(i as u64);
+        }
+    }
+    out.flush()?;
+    Ok(())
+}

@@ -1,0 +1,596 @@
+//! The one ingest path every source feeds: classify decoded records (accepted, rejected,
+//! duplicate, already committed), buffer them, and flush on count, size or age into one Delta
+//! commit per table that carries the source checkpoint with the data.
+//!
+//! ```text
+//!  Decoded ──► already committed? ──yes──► skip (replay after a crash)
+//!     │no
+//!     ├─ invalid ─────────────► rejected rows ─┐
+//!     ├─ duplicate event_id ──► rejected rows ─┤ flush: 1. commit bronze.events_rejected + txn
+//!     └─ valid ───────────────► event rows ────┘        2. commit bronze.events + txn
+//! ```
+//!
+//! Invariant (exactly once): for each checkpoint key, the `txn` version committed in a table
+//! is the `seq` after the last record of that key whose row for *that table* is committed.
+//! Rejects are committed before events, so after a crash between the two commits the
+//! rejected checkpoint is ahead; replay starts at the lower one and each table skips the
+//! records at or below its own checkpoint. Classification is deterministic given the
+//! committed tables, so a replayed record lands in the same table it would have.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use eventlake_lake::deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use eventlake_lake::deltalake::kernel::{Action, Transaction};
+use eventlake_lake::deltalake::parquet::basic::{Compression, ZstdLevel};
+use eventlake_lake::deltalake::parquet::file::properties::WriterProperties;
+use eventlake_lake::deltalake::protocol::{DeltaOperation, SaveMode};
+use eventlake_lake::deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use eventlake_lake::deltalake::DeltaTable;
+use eventlake_lake::envelope::Hints;
+use eventlake_lake::reason::{Reason, Violation};
+use eventlake_lake::{Contracts, IngestConfig, Lake, TableName, tables};
+use tracing::{debug, info};
+
+use crate::buffer::{EventRows, Origin, RejectedRows};
+use crate::error::{Error, Result};
+use crate::record::{Decoded, Record};
+use crate::seen::{Fingerprint, Seen, fingerprint};
+
+/// What happened to one offered record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Buffered for `bronze.events`.
+    Accepted,
+    /// Buffered for `bronze.events_rejected` with this reason (`DuplicateEventId` for repeats).
+    Rejected(Reason),
+    /// Already committed by an earlier run; nothing to do.
+    AlreadyCommitted,
+}
+
+/// Totals of one flush.
+#[derive(Debug, Clone, Default)]
+pub struct Flushed {
+    pub events: usize,
+    pub rejected: usize,
+    pub events_version: Option<i64>,
+    pub rejected_version: Option<i64>,
+}
+
+/// A failed flush. `rejected_durable` says whether the rejects were committed before the
+/// failure (then only the events must be offered again).
+#[derive(Debug)]
+pub struct FlushError {
+    pub rejected_durable: bool,
+    pub error: Error,
+}
+
+impl From<FlushError> for Error {
+    fn from(e: FlushError) -> Self {
+        e.error
+    }
+}
+
+/// Committed checkpoint of one key in each table (`-1`: nothing committed yet).
+#[derive(Debug, Clone, Copy)]
+struct Committed {
+    events: i64,
+    rejected: i64,
+}
+
+/// A bronze table and its Parquet writer.
+struct Table {
+    name: TableName,
+    delta: DeltaTable,
+    writer: RecordBatchWriter,
+}
+
+impl Table {
+    async fn open(lake: &Lake, name: TableName, config: &IngestConfig) -> Result<Self> {
+        let (schema, partition, description) = if name == TableName::events() {
+            (tables::events_schema(), tables::EVENTS_PARTITION, "Every accepted event, exactly once.")
+        } else {
+            (
+                tables::rejected_schema(),
+                tables::REJECTED_PARTITION,
+                "Every record that was not accepted, with its raw bytes and reason.",
+            )
+        };
+        let delta = lake
+            .open_or_create(&name, &schema, &[partition], description)
+            .await?;
+        let level = ZstdLevel::try_new(config.zstd_level).unwrap_or_default();
+        let properties = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(level))
+            .set_max_row_group_row_count(Some(256 * 1024))
+            .build();
+        let writer = RecordBatchWriter::for_table(&delta)
+            .map_err(|e| Error::commit(&name, e))?
+            .with_writer_properties(properties);
+        Ok(Self { name, delta, writer })
+    }
+
+    async fn checkpoint(&self, app_id: &str) -> Result<i64> {
+        let state = self.delta.snapshot().map_err(|e| Error::commit(&self.name, e))?;
+        let version = state
+            .transaction_version(self.delta.log_store().as_ref(), app_id)
+            .await
+            .map_err(|e| Error::commit(&self.name, e))?;
+        Ok(version.unwrap_or(-1))
+    }
+
+    /// Writes `batch` (if any rows) and commits it with the given checkpoints.
+    async fn commit(
+        &mut self,
+        batch: Option<arrow::array::RecordBatch>,
+        txns: Vec<Transaction>,
+        metadata: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<i64> {
+        let fail = |e| Error::commit(&self.name, e);
+        if let Some(batch) = batch {
+            self.writer.write(batch).await.map_err(fail)?;
+        }
+        let adds: Vec<Action> = self.writer.flush().await.map_err(fail)?.into_iter().map(Action::Add).collect();
+        let partition = self
+            .delta
+            .snapshot()
+            .map_err(fail)?
+            .metadata()
+            .partition_columns()
+            .clone();
+        let operation = DeltaOperation::Write {
+            mode: SaveMode::Append,
+            partition_by: Some(partition),
+            predicate: None,
+        };
+        let properties = CommitProperties::default()
+            .with_application_transactions(txns)
+            .with_metadata(metadata);
+        let snapshot = self.delta.snapshot().map_err(fail)?;
+        let finalized = CommitBuilder::from(properties)
+            .with_actions(adds)
+            .build(Some(snapshot), self.delta.log_store(), operation)
+            .await
+            .map_err(fail)?;
+        self.delta.update_state().await.map_err(fail)?;
+        Ok(finalized.version())
+    }
+}
+
+/// Buffered, not yet committed state.
+#[derive(Default)]
+struct Pending {
+    events: EventRows,
+    rejected: RejectedRows,
+    /// Ids accepted into `events`, to forget if the commit fails.
+    ids: Vec<(i32, Fingerprint)>,
+    /// Highest `seq` and its position, per key, among the buffered records.
+    seq: BTreeMap<Arc<str>, (i64, String)>,
+    bytes: usize,
+    since: Option<Instant>,
+}
+
+impl Pending {
+    fn records(&self) -> usize {
+        self.events.len() + self.rejected.len()
+    }
+}
+
+/// The ingest core for one source.
+pub struct Ingestor {
+    contracts: &'static Contracts,
+    config: IngestConfig,
+    source_id: String,
+    events: Table,
+    rejected: Table,
+    committed: HashMap<Arc<str>, Committed>,
+    seen: Seen,
+    pending: Pending,
+    /// Test hook: fail the events commit after the rejects committed (a crash between them).
+    #[cfg(test)]
+    fail_events_commit: bool,
+}
+
+impl Ingestor {
+    /// Opens (creating if needed) the bronze tables of `lake` for the source `source_id`.
+    pub async fn open(lake: &Lake, source_id: &str, config: IngestConfig) -> Result<Self> {
+        let events = Table::open(lake, TableName::events(), &config).await?;
+        let rejected = Table::open(lake, TableName::rejected(), &config).await?;
+        Ok(Self {
+            contracts: Contracts::builtin(),
+            seen: Seen::new(config.dedup_window_days),
+            config,
+            source_id: source_id.to_owned(),
+            events,
+            rejected,
+            committed: HashMap::new(),
+            pending: Pending::default(),
+            #[cfg(test)]
+            fail_events_commit: false,
+        })
+    }
+
+    /// The contracts records are validated against.
+    pub fn contracts(&self) -> &'static Contracts {
+        self.contracts
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &IngestConfig {
+        &self.config
+    }
+
+    fn app_id(&self, key: &str) -> String {
+        format!("eventlake/{}/{key}", self.source_id)
+    }
+
+    async fn committed(&mut self, key: &Arc<str>) -> Result<Committed> {
+        if let Some(c) = self.committed.get(key) {
+            return Ok(*c);
+        }
+        let app_id = self.app_id(key);
+        let c = Committed {
+            events: self.events.checkpoint(&app_id).await?,
+            rejected: self.rejected.checkpoint(&app_id).await?,
+        };
+        self.committed.insert(key.clone(), c);
+        Ok(c)
+    }
+
+    /// The `seq` a source must resume `key` from: every record at or below it is committed
+    /// in both tables. `-1` when nothing was committed yet.
+    pub async fn resume(&mut self, key: &str) -> Result<i64> {
+        let c = self.committed(&Arc::from(key)).await?;
+        Ok(c.events.min(c.rejected))
+    }
+
+    /// Classifies and buffers decoded records, in order. Does not flush.
+    pub async fn offer(&mut self, records: Vec<Decoded>) -> Result<Vec<Outcome>> {
+        let dates = records
+            .iter()
+            .filter_map(|d| d.outcome.as_ref().ok().map(|e| e.event_date()));
+        let missing = self.seen.missing(dates);
+        self.seen.load(&self.events.delta, &missing).await?;
+        let ingested_at = chrono::Utc::now().timestamp_micros();
+        let mut outcomes = Vec::with_capacity(records.len());
+        for decoded in records {
+            let committed = match &decoded.record.seq {
+                Some(_) => Some(self.committed(&decoded.record.key).await?),
+                None => None,
+            };
+            let outcome = self.classify(decoded, committed, ingested_at);
+            outcomes.push(outcome);
+        }
+        Ok(outcomes)
+    }
+
+    fn classify(&mut self, decoded: Decoded, committed: Option<Committed>, ingested_at: i64) -> Outcome {
+        let Decoded { record, outcome } = decoded;
+        let seq = record.seq.unwrap_or(i64::MAX);
+        let in_events = committed.is_some_and(|c| seq <= c.events);
+        let in_rejected = committed.is_some_and(|c| seq <= c.rejected);
+        self.track(&record);
+        let origin = Origin {
+            source_id: &self.source_id,
+            ingested_at,
+        };
+        match outcome {
+            Ok(_) if in_events => Outcome::AlreadyCommitted,
+            Ok(event) => {
+                let date = event.event_date();
+                let id = fingerprint(&event.event_id);
+                if self.seen.contains(date, id) {
+                    if in_rejected {
+                        return Outcome::AlreadyCommitted;
+                    }
+                    let violation = Violation::new(
+                        Reason::DuplicateEventId,
+                        format!("event_id {:?} is already in bronze.events", event.event_id),
+                    );
+                    let hints = Hints {
+                        event_id: Some(event.event_id),
+                        event_type: Some(event.event_type),
+                        tenant_id: Some(event.tenant_id),
+                    };
+                    self.pending.rejected.push(&record, &violation, &hints, &origin);
+                    return Outcome::Rejected(Reason::DuplicateEventId);
+                }
+                self.seen.insert(date, id);
+                self.pending.ids.push((date, id));
+                self.pending.events.push(&event, &record, &origin);
+                Outcome::Accepted
+            }
+            Err(_) if in_rejected => Outcome::AlreadyCommitted,
+            Err((violation, hints)) => {
+                self.pending.rejected.push(&record, &violation, &hints, &origin);
+                Outcome::Rejected(violation.reason)
+            }
+        }
+    }
+
+    /// Notes the record's position and size in the pending window.
+    fn track(&mut self, record: &Record) {
+        self.pending.bytes += record.bytes.len();
+        self.pending.since.get_or_insert_with(Instant::now);
+        if let Some(seq) = record.seq {
+            let entry = self
+                .pending
+                .seq
+                .entry(record.key.clone())
+                .or_insert((seq, String::new()));
+            if seq >= entry.0 {
+                *entry = (seq, record.position.clone());
+            }
+        }
+    }
+
+    /// Buffered records (accepted and rejected).
+    pub fn buffered(&self) -> usize {
+        self.pending.records()
+    }
+
+    /// Whether the count or size trigger has fired.
+    pub fn full(&self) -> bool {
+        self.pending.records() >= self.config.flush_records || self.pending.bytes >= self.config.flush_bytes
+    }
+
+    /// When the age trigger fires, if anything is waiting.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.pending.since.map(|t| t + self.config.flush_age())
+    }
+
+    /// Whether anything (rows or a checkpoint advance) awaits a flush.
+    pub fn has_pending(&self) -> bool {
+        self.pending.since.is_some()
+    }
+
+    /// Commits everything buffered: rejects first, then events, each with the checkpoints.
+    pub async fn flush(&mut self) -> Result<Flushed, FlushError> {
+        if !self.has_pending() {
+            return Ok(Flushed::default());
+        }
+        let started = Instant::now();
+        let pending = std::mem::take(&mut self.pending);
+        let result = self.commit(pending).await;
+        match &result {
+            Ok(f) => info!(
+                source_id = %self.source_id,
+                events = f.events,
+                rejected = f.rejected,
+                events_version = f.events_version,
+                millis = started.elapsed().as_millis() as u64,
+                "flushed"
+            ),
+            Err(e) => tracing::warn!(source_id = %self.source_id, error = %e.error, "flush failed"),
+        }
+        result
+    }
+
+    async fn commit(&mut self, mut pending: Pending) -> Result<Flushed, FlushError> {
+        let keys: Vec<(Arc<str>, i64, String)> =
+            pending.seq.iter().map(|(k, (s, p))| (k.clone(), *s, p.clone())).collect();
+        let fail = |error| FlushError {
+            rejected_durable: false,
+            error,
+        };
+        let check = self.verify_checkpoints(&keys).await;
+        if let Err(error) = check {
+            self.forget(&pending);
+            return Err(fail(error));
+        }
+        let mut flushed = Flushed {
+            events: pending.events.len(),
+            rejected: pending.rejected.len(),
+            ..Flushed::default()
+        };
+        let txns = |this: &Self| {
+            keys.iter()
+                .map(|(k, s, _)| Transaction::new(this.app_id(k), *s))
+                .collect::<Vec<_>>()
+        };
+        let metadata: serde_json::Map<String, serde_json::Value> = [
+            ("eventlake.source_id".to_owned(), self.source_id.clone().into()),
+            (
+                "eventlake.positions".to_owned(),
+                keys.iter()
+                    .map(|(k, _, p)| (k.to_string(), serde_json::Value::from(p.clone())))
+                    .collect::<serde_json::Map<_, _>>()
+                    .into(),
+            ),
+        ]
+        .into_iter()
+        .collect();
+        let needs = |rows: usize| rows > 0 || !keys.is_empty();
+        if needs(flushed.rejected) {
+            let batch = (!pending.rejected.is_empty()).then(|| pending.rejected.finish());
+            let txns = txns(self);
+            match self.rejected.commit(batch, txns, metadata.clone()).await {
+                Ok(v) => flushed.rejected_version = Some(v),
+                Err(error) => {
+                    self.forget(&pending);
+                    return Err(fail(error));
+                }
+            }
+        }
+        if needs(flushed.events) {
+            let batch = (!pending.events.is_empty()).then(|| pending.events.finish());
+            let txns = txns(self);
+            #[cfg(test)]
+            if self.fail_events_commit {
+                self.forget(&pending);
+                return Err(FlushError {
+                    rejected_durable: flushed.rejected_version.is_some(),
+                    error: Error::Stopped,
+                });
+            }
+            match self.events.commit(batch, txns, metadata).await {
+                Ok(v) => flushed.events_version = Some(v),
+                Err(error) => {
+                    self.forget(&pending);
+                    // The rejected checkpoint did advance; reload it before any replay.
+                    self.committed.clear();
+                    return Err(FlushError {
+                        rejected_durable: flushed.rejected_version.is_some(),
+                        error,
+                    });
+                }
+            }
+        }
+        for (key, seq, _) in &keys {
+            self.committed.insert(
+                key.clone(),
+                Committed {
+                    events: *seq,
+                    rejected: *seq,
+                },
+            );
+        }
+        debug!(keys = keys.len(), "checkpoints committed");
+        Ok(flushed)
+    }
+
+    /// Refuses to commit when another writer moved a checkpoint this process relies on.
+    async fn verify_checkpoints(&mut self, keys: &[(Arc<str>, i64, String)]) -> Result<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        for table in [&mut self.events, &mut self.rejected] {
+            table
+                .delta
+                .update_state()
+                .await
+                .map_err(|e| Error::commit(&table.name, e))?;
+        }
+        for (key, _, _) in keys {
+            let expected = self.committed.get(key).copied();
+            let app_id = self.app_id(key);
+            for (table, mine) in [
+                (&self.events, expected.map(|c| c.events)),
+                (&self.rejected, expected.map(|c| c.rejected)),
+            ] {
+                let committed = table.checkpoint(&app_id).await?;
+                let expected = mine.unwrap_or(-1);
+                if committed != expected {
+                    return Err(Error::CheckpointMoved {
+                        table: table.name.to_string(),
+                        source_id: self.source_id.clone(),
+                        key: key.to_string(),
+                        expected,
+                        committed,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets the pending ids of a window that will not be committed.
+    fn forget(&mut self, pending: &Pending) {
+        for (date, id) in &pending.ids {
+            self.seen.remove(*date, *id);
+        }
+    }
+
+    /// How long the current window has been open.
+    pub fn age(&self) -> Option<Duration> {
+        self.pending.since.map(|t| t.elapsed())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::decode;
+    use bytes::Bytes;
+
+    fn records(n: usize) -> Vec<Record> {
+        let key: Arc<str> = Arc::from("offset");
+        (0..n)
+            .map(|i| {
+                let text = match i % 5 {
+                    // a bad record
+                    0 => format!("{{\"event_id\": \"e{i}\"}}"),
+                    // a repeat of the previous good record
+                    4 => good(i - 1),
+                    _ => good(i),
+                };
+                Record {
+                    bytes: Bytes::from(text),
+                    key: key.clone(),
+                    seq: Some(i as i64 + 1),
+                    position: i.to_string(),
+                }
+            })
+            .collect()
+    }
+
+    fn good(i: usize) -> String {
+        format!(
+            "{{\"event_id\":\"e{i}\",\"event_type\":\"user.joined\",\"source\":\"chat\",\"tenant_id\":\"t\",\
+             \"subject_id\":\"u{i}\",\"occurred_at\":\"2026-03-0{}T10:00:00Z\",\"schema_version\":1,\
+             \"payload\":{{\"room_id\":\"r\",\"user_id\":\"u{i}\"}}}}",
+            1 + i % 3
+        )
+    }
+
+    async fn run(lake: &Lake, n: usize, fail_events: bool) -> Result<Vec<Outcome>, FlushError> {
+        let mut ingestor = Ingestor::open(lake, "test", IngestConfig::default()).await.unwrap();
+        ingestor.fail_events_commit = fail_events;
+        let from = ingestor.resume("offset").await.unwrap();
+        let decoded = records(n)
+            .into_iter()
+            .filter(|r| r.seq.unwrap() > from)
+            .map(|r| decode(r, ingestor.contracts(), 1 << 20))
+            .collect();
+        let outcomes = ingestor.offer(decoded).await.unwrap();
+        ingestor.flush().await?;
+        Ok(outcomes)
+    }
+
+    async fn count(lake: &Lake, table: &str) -> usize {
+        let ctx = eventlake_lake::query::session(lake).await.unwrap();
+        let batches = ctx.sql(&format!("SELECT * FROM {table}")).await.unwrap().collect().await.unwrap();
+        batches.iter().map(|b| b.num_rows()).sum()
+    }
+
+    #[tokio::test]
+    async fn a_crash_between_the_two_commits_neither_loses_nor_doubles() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::new(dir.path().to_str().unwrap()).unwrap();
+        let failed = run(&lake, 50, true).await.unwrap_err();
+        assert!(failed.rejected_durable, "the rejects should have committed first");
+        assert_eq!(count(&lake, "bronze.events_rejected").await, 20);
+        assert_eq!(count(&lake, "bronze.events").await, 0);
+
+        // The restart replays from the events checkpoint; rejects are not written again.
+        let outcomes = run(&lake, 50, false).await.unwrap();
+        assert_eq!(outcomes.iter().filter(|o| **o == Outcome::AlreadyCommitted).count(), 20);
+        assert_eq!(outcomes.iter().filter(|o| **o == Outcome::Accepted).count(), 30);
+        assert_eq!(count(&lake, "bronze.events").await, 30);
+        assert_eq!(count(&lake, "bronze.events_rejected").await, 20);
+
+        // A third run finds everything committed.
+        let outcomes = run(&lake, 50, false).await.unwrap();
+        assert!(outcomes.is_empty());
+        assert_eq!(count(&lake, "bronze.events").await + count(&lake, "bronze.events_rejected").await, 50);
+    }
+
+    #[tokio::test]
+    async fn duplicates_against_committed_data_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::new(dir.path().to_str().unwrap()).unwrap();
+        run(&lake, 10, false).await.unwrap();
+        // The same records under another source id: every good one is now a duplicate.
+        let mut other = Ingestor::open(&lake, "other", IngestConfig::default()).await.unwrap();
+        let decoded = records(10).into_iter().map(|r| decode(r, other.contracts(), 1 << 20)).collect();
+        let outcomes = other.offer(decoded).await.unwrap();
+        other.flush().await.unwrap();
+        let duplicates = outcomes
+            .iter()
+            .filter(|o| **o == Outcome::Rejected(Reason::DuplicateEventId))
+            .count();
+        assert_eq!(duplicates, 8, "{outcomes:?}");
+        assert_eq!(count(&lake, "bronze.events").await, 6);
+    }
+}

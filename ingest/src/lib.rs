@@ -1,0 +1,18 @@
+//! Exactly-once ingest of events into the bronze Delta tables.
+//!
+//! Sources ([`source::file`], [`source::http`]; Kinesis and Lambda later) turn their input into
+//! [`Record`]s; [`decode`] validates each against the contracts (pure, parallel-safe); the
+//! [`Ingestor`] classifies, buffers and commits them with the source checkpoint.
+
+mod buffer;
+pub mod error;
+pub mod ingestor;
+pub mod record;
+pub mod report;
+pub mod seen;
+pub mod source;
+
+pub use error::{Error, Result};
+pub use ingestor::{FlushError, Flushed, Ingestor, Outcome};
+pub use record::{Decoded, Event, Record, decode};
+pub use report::Report;

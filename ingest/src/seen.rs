@@ -1,0 +1,184 @@
+//! The set of `event_id`s already in `bronze.events`, loaded lazily per event-date partition.
+//!
+//! Guarantee: an event is a duplicate when an event with the same `event_id` is committed (or
+//! pending in this process) with an event date at most `window` days away. A client retry
+//! repeats `occurred_at`, so retries are always caught; cost: one `event_id` column read per
+//! partition touched, and 16 bytes (a 128-bit hash) per id held in memory.
+//!
+//! Invariant: a date is marked loaded only after all of its committed ids are in the set.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+
+use arrow::array::{AsArray, Date32Array};
+use arrow::datatypes::Date32Type;
+use datafusion::prelude::SessionContext;
+use eventlake_lake::deltalake::DeltaTable;
+
+use crate::error::{Error, Result};
+
+/// 128-bit fingerprint of an `event_id`; collisions are negligible below ~10^18 ids.
+pub type Fingerprint = u128;
+
+/// Computes the fingerprint of an id (two independent SipHash-1-3 passes).
+pub fn fingerprint(event_id: &str) -> Fingerprint {
+    let half = |salt: u8| {
+        let mut h = std::hash::DefaultHasher::new();
+        salt.hash(&mut h);
+        event_id.hash(&mut h);
+        h.finish()
+    };
+    (u128::from(half(1)) << 64) | u128::from(half(2))
+}
+
+/// Fingerprints are already uniformly distributed: hash them by taking their low bits.
+#[derive(Default)]
+struct Passthrough(u64);
+
+impl Hasher for Passthrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u128(&mut self, i: u128) {
+        self.0 = i as u64;
+    }
+}
+
+type Ids = HashSet<Fingerprint, BuildHasherDefault<Passthrough>>;
+
+/// Ids per event date.
+pub struct Seen {
+    window: i32,
+    by_date: HashMap<i32, Ids>,
+}
+
+impl Seen {
+    pub fn new(window_days: u32) -> Self {
+        Self {
+            window: window_days as i32,
+            by_date: HashMap::new(),
+        }
+    }
+
+    /// Dates (with their window) that must be loaded before `dates` can be checked.
+    pub fn missing(&self, dates: impl IntoIterator<Item = i32>) -> Vec<i32> {
+        let mut missing: Vec<i32> = dates
+            .into_iter()
+            .flat_map(|d| d - self.window..=d + self.window)
+            .filter(|d| !self.by_date.contains_key(d))
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        missing
+    }
+
+    /// Loads the committed ids of `dates` from `bronze.events`.
+    pub async fn load(&mut self, events: &DeltaTable, dates: &[i32]) -> Result<()> {
+        if dates.is_empty() {
+            return Ok(());
+        }
+        let mut loaded: HashMap<i32, Ids> = dates.iter().map(|d| (*d, Ids::default())).collect();
+        let has_files = events
+            .snapshot()
+            .map(|s| s.log_data().num_files() > 0)
+            .unwrap_or(false);
+        if has_files {
+            let ctx = SessionContext::new();
+            events
+                .update_datafusion_session(&ctx.state())
+                .map_err(|e| Error::commit("bronze.events", e))?;
+            let provider = events
+                .table_provider()
+                .await
+                .map_err(|e| Error::commit("bronze.events", e))?;
+            ctx.register_table("events", provider)
+                .map_err(eventlake_lake::Error::from)?;
+            let list = dates
+                .iter()
+                .map(|d| format!("CAST({d} AS DATE)"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!("SELECT event_id, event_date FROM events WHERE event_date IN ({list})");
+            let batches = ctx
+                .sql(&sql)
+                .await
+                .map_err(eventlake_lake::Error::from)?
+                .collect()
+                .await
+                .map_err(eventlake_lake::Error::from)?;
+            for batch in batches {
+                let ids = arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Utf8)
+                    .map_err(eventlake_lake::Error::from)?;
+                let dates = arrow::compute::cast(batch.column(1), &arrow::datatypes::DataType::Date32)
+                    .map_err(eventlake_lake::Error::from)?;
+                let dates: &Date32Array = dates.as_primitive::<Date32Type>();
+                for (id, date) in ids.as_string::<i32>().iter().zip(dates.iter()) {
+                    if let (Some(id), Some(date)) = (id, date) {
+                        loaded.entry(date).or_default().insert(fingerprint(id));
+                    }
+                }
+            }
+        }
+        self.by_date.extend(loaded);
+        Ok(())
+    }
+
+    /// Whether the id is known within the window around `date`. The window must be loaded.
+    pub fn contains(&self, date: i32, id: Fingerprint) -> bool {
+        (date - self.window..=date + self.window)
+            .any(|d| self.by_date.get(&d).is_some_and(|ids| ids.contains(&id)))
+    }
+
+    /// Records an id as pending or committed.
+    pub fn insert(&mut self, date: i32, id: Fingerprint) {
+        self.by_date.entry(date).or_default().insert(id);
+    }
+
+    /// Forgets a pending id whose commit failed.
+    pub fn remove(&mut self, date: i32, id: Fingerprint) {
+        if let Some(ids) = self.by_date.get_mut(&date) {
+            ids.remove(&id);
+        }
+    }
+
+    /// Number of ids held.
+    pub fn len(&self) -> usize {
+        self.by_date.values().map(HashSet::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_catches_neighbouring_days_only() {
+        let mut seen = Seen::new(1);
+        for d in seen.missing([100]) {
+            seen.by_date.insert(d, Ids::default());
+        }
+        assert_eq!(seen.missing([100, 101]), vec![102]);
+        seen.insert(100, fingerprint("a"));
+        assert!(seen.contains(100, fingerprint("a")));
+        assert!(seen.contains(101, fingerprint("a")));
+        assert!(!seen.contains(102, fingerprint("a")));
+        assert!(!seen.contains(100, fingerprint("b")));
+        seen.remove(100, fingerprint("a"));
+        assert!(!seen.contains(100, fingerprint("a")));
+    }
+
+    #[test]
+    fn fingerprints_differ() {
+        assert_ne!(fingerprint("a"), fingerprint("b"));
+        assert_eq!(fingerprint("a"), fingerprint("a"));
+    }
+}

@@ -1,0 +1,234 @@
+//! NDJSON from a file or standard input, resumable at the committed byte offset.
+//!
+//! Positions: key `offset`; a record's `seq` is the byte offset just past its line, its
+//! `position` the offset where it starts. Blank lines are not records.
+//!
+//! Invariant: a re-run after any crash reads from the committed offset, so no line is lost
+//! and (with the per-table checkpoints of the ingestor) none is written twice.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use eventlake_lake::{Contracts, IngestConfig, Lake};
+use tokio::sync::mpsc;
+
+use crate::error::{Error, Result};
+use crate::ingestor::Ingestor;
+use crate::record::{Decoded, Record, decode};
+use crate::report::Report;
+
+/// Checkpoint key of file sources.
+pub const KEY: &str = "offset";
+
+/// Bytes read per chunk.
+const CHUNK: usize = 4 * 1024 * 1024;
+
+/// What to read.
+#[derive(Debug, Clone)]
+pub struct FileInput {
+    /// `None` reads standard input.
+    pub path: Option<PathBuf>,
+    /// Names the checkpoint; defaults to `file:<absolute path>` (or `stdin`).
+    pub source_id: Option<String>,
+}
+
+impl FileInput {
+    pub fn source_id(&self) -> Result<String> {
+        if let Some(id) = &self.source_id {
+            return Ok(id.clone());
+        }
+        match &self.path {
+            None => Ok("stdin".to_owned()),
+            Some(path) => {
+                let path = path.canonicalize().map_err(|source| Error::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                Ok(format!("file:{}", path.display()))
+            }
+        }
+    }
+}
+
+/// Ingests the input from its committed checkpoint to its end, calling `progress` after each
+/// chunk. Returns the totals of this run.
+pub async fn ingest(
+    lake: &Lake,
+    input: &FileInput,
+    config: IngestConfig,
+    mut progress: impl FnMut(&Report),
+) -> Result<Report> {
+    let started = std::time::Instant::now();
+    let source_id = input.source_id()?;
+    let mut ingestor = Ingestor::open(lake, &source_id, config.clone()).await?;
+    let offset = ingestor.resume(KEY).await?.max(0);
+    let mut report = Report {
+        bytes: offset as u64,
+        ..Report::default()
+    };
+    let (reader, total) = open(input, offset)?;
+    report.total_bytes = total;
+    tracing::info!(source_id, offset, "ingesting file");
+
+    let (tx, mut rx) = mpsc::channel::<std::io::Result<(Vec<Decoded>, u64)>>(2);
+    let contracts = ingestor.contracts();
+    let max_bytes = config.max_record_bytes;
+    let reading = tokio::task::spawn_blocking(move || {
+        split_and_decode(reader, offset as u64, contracts, max_bytes, &tx)
+    });
+
+    loop {
+        let next = match ingestor.deadline() {
+            Some(deadline) => tokio::select! {
+                next = rx.recv() => next,
+                () = tokio::time::sleep_until(deadline.into()) => {
+                    report.flushed(&ingestor.flush().await?);
+                    continue;
+                }
+            },
+            None => rx.recv().await,
+        };
+        let Some(chunk) = next else { break };
+        let (decoded, reached) = chunk.map_err(|source| Error::Read {
+            path: input.path.clone().unwrap_or_else(|| PathBuf::from("-")),
+            source,
+        })?;
+        let outcomes = ingestor.offer(decoded).await?;
+        report.count(&outcomes);
+        report.bytes = reached;
+        if ingestor.full() {
+            report.flushed(&ingestor.flush().await?);
+        }
+        report.elapsed = started.elapsed();
+        progress(&report);
+    }
+    reading.await.map_err(|_| Error::Stopped)?;
+    report.flushed(&ingestor.flush().await?);
+    report.elapsed = started.elapsed();
+    progress(&report);
+    Ok(report)
+}
+
+type Reader = Box<dyn Read + Send>;
+
+/// Opens the input positioned at `offset`; also returns its length when known.
+fn open(input: &FileInput, offset: i64) -> Result<(Reader, Option<u64>)> {
+    match &input.path {
+        None => {
+            let mut stdin = std::io::stdin();
+            let skipped = std::io::copy(&mut (&mut stdin).take(offset as u64), &mut std::io::sink())
+                .map_err(|source| Error::Read {
+                    path: PathBuf::from("-"),
+                    source,
+                })?;
+            if skipped < offset as u64 {
+                return Err(Error::FileShrank {
+                    path: PathBuf::from("-"),
+                    length: skipped,
+                    offset,
+                });
+            }
+            Ok((Box::new(stdin), None))
+        }
+        Some(path) => {
+            let read_err = |source| Error::Read {
+                path: path.clone(),
+                source,
+            };
+            let mut file = std::fs::File::open(path).map_err(read_err)?;
+            let length = file.metadata().map_err(read_err)?.len();
+            if length < offset as u64 {
+                return Err(Error::FileShrank {
+                    path: path.clone(),
+                    length,
+                    offset,
+                });
+            }
+            std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(offset as u64)).map_err(read_err)?;
+            Ok((Box::new(file), Some(length)))
+        }
+    }
+}
+
+/// Reads chunks, splits them into lines and decodes each; runs on a blocking thread so
+/// decoding overlaps with buffering and committing.
+fn split_and_decode(
+    mut reader: Reader,
+    mut offset: u64,
+    contracts: &Contracts,
+    max_bytes: usize,
+    tx: &mpsc::Sender<std::io::Result<(Vec<Decoded>, u64)>>,
+) {
+    let key: Arc<str> = Arc::from(KEY);
+    let mut carry = BytesMut::new();
+    loop {
+        let start = carry.len();
+        carry.resize(start + CHUNK, 0);
+        let n = match reader.read(&mut carry[start..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                carry.truncate(start);
+                continue;
+            }
+            Err(e) => {
+                let _ = tx.blocking_send(Err(e));
+                return;
+            }
+        };
+        carry.truncate(start + n);
+        let eof = n == 0;
+        let complete = if eof {
+            carry.len()
+        } else {
+            match carry.iter().rposition(|b| *b == b'\n') {
+                Some(i) => i + 1,
+                None => continue,
+            }
+        };
+        let chunk: Bytes = carry.split_to(complete).freeze();
+        let mut decoded = Vec::new();
+        let mut at = 0;
+        while at < chunk.len() {
+            let end = chunk[at..]
+                .iter()
+                .position(|b| *b == b'\n')
+                .map_or(chunk.len(), |i| at + i + 1);
+            let mut line = &chunk[at..end];
+            while let Some((last, rest)) = line.split_last()
+                && (*last == b'\n' || *last == b'\r')
+            {
+                line = rest;
+            }
+            if !line.iter().all(u8::is_ascii_whitespace) {
+                let record = Record {
+                    bytes: chunk.slice_ref(line),
+                    key: key.clone(),
+                    seq: Some((offset + end as u64) as i64),
+                    position: (offset + at as u64).to_string(),
+                };
+                decoded.push(decode(record, contracts, max_bytes));
+            }
+            at = end;
+        }
+        offset += chunk.len() as u64;
+        if (!decoded.is_empty() || eof) && tx.blocking_send(Ok((decoded, offset))).is_err() {
+            return;
+        }
+        if eof {
+            return;
+        }
+    }
+}
+
+/// Reads the committed checkpoint of a file source without ingesting (for status output).
+pub async fn committed_offset(lake: &Lake, input: &FileInput, config: IngestConfig) -> Result<i64> {
+    let mut ingestor = Ingestor::open(lake, &input.source_id()?, config).await?;
+    ingestor.resume(KEY).await
+}
+
+/// Whether `path` names standard input.
+pub fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}

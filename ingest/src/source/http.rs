@@ -1,0 +1,375 @@
+//! The HTTP collector: `POST /v1/events` with NDJSON or a JSON array. The answer is sent only
+//! once the records' commit is durable, with one result per record.
+//!
+//! HTTP cannot replay, so its records carry no checkpoint: exactly-once rests on `event_id`
+//! de-duplication. A client that gets no answer (or `retry` results) sends the same events
+//! again; those already committed come back as `duplicate`, which means "stored".
+//!
+//! Invariant: a record reported `accepted` or `duplicate` is in `bronze.events`; one reported
+//! `rejected` is in `bronze.events_rejected`; one reported `retry` is in neither.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use bytes::Bytes;
+use eventlake_lake::reason::Reason;
+use eventlake_lake::{Contracts, IngestConfig, Lake};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::{Error, Result};
+use crate::ingestor::{Ingestor, Outcome};
+use crate::record::{Decoded, Record, decode};
+
+/// Source id of the collector.
+pub const SOURCE_ID: &str = "http";
+
+/// Per-record result.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RecordResult {
+    pub index: usize,
+    /// `accepted`, `duplicate`, `rejected` or `retry`.
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+struct Submission {
+    records: Vec<Decoded>,
+    reply: oneshot::Sender<Answer>,
+}
+
+/// What the writer task tells a request: results, and whether everything is durable.
+struct Answer {
+    results: Vec<RecordResult>,
+    durable: bool,
+}
+
+/// Handle the routes use to reach the writer task.
+#[derive(Clone)]
+pub struct Collector {
+    tx: mpsc::Sender<Submission>,
+    contracts: &'static Contracts,
+    max_record_bytes: usize,
+    requests: Arc<AtomicU64>,
+}
+
+/// Settings of the collector.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Largest accepted request body; larger ones get 413.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+impl Collector {
+    /// Starts the writer task on `lake`; it runs until every handle is dropped, then flushes.
+    pub async fn start(lake: &Lake, config: IngestConfig) -> Result<(Self, tokio::task::JoinHandle<Result<()>>)> {
+        let ingestor = Ingestor::open(lake, SOURCE_ID, config.clone()).await?;
+        let (tx, rx) = mpsc::channel(1024);
+        let task = tokio::spawn(write_loop(ingestor, rx));
+        Ok((
+            Self {
+                tx,
+                contracts: Contracts::builtin(),
+                max_record_bytes: config.max_record_bytes,
+                requests: Arc::new(AtomicU64::new(0)),
+            },
+            task,
+        ))
+    }
+
+    /// The collector's routes (`POST /v1/events`).
+    pub fn router(self, config: &HttpConfig) -> Router {
+        Router::new()
+            .route("/v1/events", post(post_events))
+            .layer(DefaultBodyLimit::max(config.max_body_bytes))
+            .with_state(self)
+    }
+}
+
+/// Serves the collector on `listener` until `shutdown` resolves, then flushes what is
+/// buffered and answers every waiting request before returning.
+pub async fn serve(
+    lake: &Lake,
+    listener: tokio::net::TcpListener,
+    ingest: IngestConfig,
+    http: HttpConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let (collector, task) = Collector::start(lake, ingest).await?;
+    let addr = listener.local_addr().ok();
+    tracing::info!(addr = ?addr, "collecting events over HTTP");
+    let app = collector.router(&http);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(Error::Serve)?;
+    task.await.map_err(|_| Error::Stopped)?
+}
+
+async fn write_loop(mut ingestor: Ingestor, mut rx: mpsc::Receiver<Submission>) -> Result<()> {
+    let mut waiting: Requests = Vec::new();
+    loop {
+        let next = match ingestor.deadline() {
+            Some(deadline) => tokio::select! {
+                next = rx.recv() => next,
+                () = tokio::time::sleep_until(deadline.into()) => {
+                    answer(&mut ingestor, &mut waiting).await;
+                    continue;
+                }
+            },
+            None => rx.recv().await,
+        };
+        let Some(submission) = next else { break };
+        let details: Vec<(Option<String>, Option<String>)> = submission
+            .records
+            .iter()
+            .map(|d| match &d.outcome {
+                Ok(e) => (Some(e.event_id.clone()), None),
+                Err((v, hints)) => (hints.event_id.clone(), Some(v.message.clone())),
+            })
+            .collect();
+        let count = details.len();
+        match ingestor.offer(submission.records).await {
+            Ok(outcomes) => {
+                let detail = outcomes
+                    .into_iter()
+                    .zip(details)
+                    .map(|(outcome, (event_id, message))| Waiting {
+                        outcome,
+                        event_id,
+                        message,
+                    })
+                    .collect();
+                waiting.push((detail, submission.reply));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot classify records");
+                let results = (0..count).map(retry).collect();
+                let _ = submission.reply.send(Answer {
+                    results,
+                    durable: false,
+                });
+            }
+        }
+        if ingestor.full() {
+            answer(&mut ingestor, &mut waiting).await;
+        }
+    }
+    answer(&mut ingestor, &mut waiting).await;
+    Ok(())
+}
+
+fn retry(index: usize) -> RecordResult {
+    RecordResult {
+        index,
+        status: "retry",
+        event_id: None,
+        reason: None,
+        message: Some("not stored: the commit failed; send this record again".into()),
+    }
+}
+
+/// Flushes and answers every waiting request.
+async fn answer(ingestor: &mut Ingestor, waiting: &mut Requests) {
+    let flushed = ingestor.flush().await;
+    let (events_ok, rejected_ok) = match &flushed {
+        Ok(_) => (true, true),
+        Err(e) => (false, e.rejected_durable),
+    };
+    for (detail, reply) in waiting.drain(..) {
+        let mut durable = true;
+        let results = detail
+            .into_iter()
+            .enumerate()
+            .map(|(index, w)| {
+                let Waiting {
+                    outcome,
+                    event_id,
+                    message,
+                } = w;
+                let ok = match outcome {
+                    Outcome::Rejected(_) => rejected_ok,
+                    _ => events_ok,
+                };
+                if !ok {
+                    durable = false;
+                    return retry(index);
+                }
+                let (status, reason) = match outcome {
+                    Outcome::Accepted => ("accepted", None),
+                    Outcome::Rejected(Reason::DuplicateEventId) | Outcome::AlreadyCommitted => {
+                        ("duplicate", None)
+                    }
+                    Outcome::Rejected(r) => ("rejected", Some(r.code())),
+                };
+                RecordResult {
+                    index,
+                    status,
+                    event_id,
+                    reason,
+                    message,
+                }
+            })
+            .collect();
+        let _ = reply.send(Answer { results, durable });
+    }
+}
+
+/// Splits a body into records: a JSON array (body starting with `[`) or NDJSON lines.
+/// `None` when the body is not JSON at all.
+fn split_body(body: &Bytes) -> Option<Vec<Bytes>> {
+    let trimmed = body.trim_ascii_start();
+    if trimmed.first() == Some(&b'[') {
+        let items: Vec<&RawValue> = serde_json::from_slice(body).ok()?;
+        return Some(
+            items
+                .into_iter()
+                .map(|raw| body.slice_ref(raw.get().as_bytes()))
+                .collect(),
+        );
+    }
+    let lines: Vec<Bytes> = body
+        .split(|b| *b == b'\n')
+        .map(|l| l.trim_ascii())
+        .filter(|l| !l.is_empty())
+        .map(|l| body.slice_ref(l))
+        .collect();
+    let any_json = lines
+        .iter()
+        .any(|l| serde_json::from_slice::<serde::de::IgnoredAny>(l).is_ok());
+    any_json.then_some(lines)
+}
+
+#[derive(Serialize)]
+struct Envelope<T: Serialize> {
+    success: bool,
+    data: Option<T>,
+    meta: Meta,
+    errors: Vec<ErrorBody>,
+}
+
+#[derive(Serialize)]
+struct Meta {
+    timestamp: String,
+    request_id: String,
+}
+
+#[derive(Serialize)]
+struct ErrorBody {
+    code: &'static str,
+    message: String,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    accepted: usize,
+    duplicates: usize,
+    rejected: usize,
+    retry: usize,
+    results: Vec<RecordResult>,
+}
+
+fn reply<T: Serialize>(status: StatusCode, request_id: String, data: Option<T>, errors: Vec<ErrorBody>) -> Response {
+    let body = Envelope {
+        success: status.is_success(),
+        data,
+        meta: Meta {
+            timestamp: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            request_id,
+        },
+        errors,
+    };
+    (status, Json(body)).into_response()
+}
+
+async fn post_events(State(collector): State<Collector>, body: Bytes) -> Response {
+    let n = collector.requests.fetch_add(1, Ordering::Relaxed);
+    let request_id = format!("req-{}-{n}", std::process::id());
+    let Some(lines) = split_body(&body) else {
+        let error = ErrorBody {
+            code: "VALIDATION_ERROR",
+            message: "the body is not JSON: send NDJSON (one event per line) or a JSON array".into(),
+        };
+        return reply::<()>(StatusCode::BAD_REQUEST, request_id, None, vec![error]);
+    };
+    let key: Arc<str> = Arc::from(request_id.as_str());
+    let records: Vec<Decoded> = lines
+        .into_iter()
+        .enumerate()
+        .map(|(i, bytes)| {
+            let record = Record {
+                bytes,
+                key: key.clone(),
+                seq: None,
+                position: format!("{request_id}/{i}"),
+            };
+            decode(record, collector.contracts, collector.max_record_bytes)
+        })
+        .collect();
+    let (tx, rx) = oneshot::channel();
+    let unavailable = |request_id| {
+        let error = ErrorBody {
+            code: "UNAVAILABLE",
+            message: "the ingest writer is not running; retry later".into(),
+        };
+        reply::<()>(StatusCode::SERVICE_UNAVAILABLE, request_id, None, vec![error])
+    };
+    if collector.tx.send(Submission { records, reply: tx }).await.is_err() {
+        return unavailable(request_id);
+    }
+    let Ok(answer) = rx.await else {
+        return unavailable(request_id);
+    };
+    let count = |s: &str| answer.results.iter().filter(|r| r.status == s).count();
+    let summary = Summary {
+        accepted: count("accepted"),
+        duplicates: count("duplicate"),
+        rejected: count("rejected"),
+        retry: count("retry"),
+        results: answer.results,
+    };
+    if answer.durable {
+        reply(StatusCode::OK, request_id, Some(summary), vec![])
+    } else {
+        let error = ErrorBody {
+            code: "UNAVAILABLE",
+            message: "some records were not stored; resend those with status `retry`".into(),
+        };
+        reply(StatusCode::SERVICE_UNAVAILABLE, request_id, Some(summary), vec![error])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_split_into_records() {
+        let ndjson = Bytes::from_static(b"{\"a\":1}\n\n{\"b\":2}\r\nnot json\n");
+        assert_eq!(split_body(&ndjson).unwrap().len(), 3);
+        let array = Bytes::from_static(b" [{\"a\":1}, {\"b\":2}]");
+        let items = split_body(&array).unwrap();
+        assert_eq!(&items[1][..], b"{\"b\":2}");
+        assert!(split_body(&Bytes::from_static(b"hello there")).is_none());
+        assert!(split_body(&Bytes::from_static(b"[1, 2")).is_none());
+    }
+}

@@ -1,0 +1,6 @@
+//! Sources that feed the ingest core. Each one turns its input into [`crate::Record`]s with a
+//! checkpoint key and sequence, resumes from the committed checkpoint, and drives the
+//! [`crate::Ingestor`]'s flush triggers.
+
+pub mod file;
+pub mod http;

@@ -1,0 +1,250 @@
+//! Event contracts: one data file per event type, loaded once, used both to validate payloads
+//! and to give each event type a typed Arrow schema.
+//!
+//! Invariant: a [`Contracts`] registry only holds contracts whose spec tree is well formed and
+//! whose event types are unique.
+
+mod spec;
+mod schema;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use arrow::datatypes::Schema;
+use serde_json::{Map, Value};
+
+pub use spec::{ContractFile, Kind, Spec};
+pub use validate::check_fields;
+
+use crate::error::{Error, Result};
+use crate::reason::Violation;
+
+include!(concat!(env!("OUT_DIR"), "/contracts.rs"));
+
+/// The contract of one event type.
+#[derive(Debug, Clone)]
+pub struct Contract {
+    pub event_type: String,
+    pub application: String,
+    pub schema_version: i32,
+    pub description: String,
+    pub fields: Vec<Spec>,
+    /// Typed Arrow schema of the payload.
+    pub schema: Arc<Schema>,
+}
+
+impl Contract {
+    /// Parses and checks one contract file's text; `file` names it in errors.
+    pub fn parse(file: &str, text: &str) -> Result<Self> {
+        let bad = |reason: String| Error::Contract {
+            file: file.to_owned(),
+            reason,
+        };
+        let parsed: ContractFile = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
+        if parsed.schema_version < 1 {
+            return Err(bad("schema_version must be at least 1".into()));
+        }
+        for field in &parsed.fields {
+            field.check_shape(true, "").map_err(bad)?;
+        }
+        Ok(Contract {
+            schema: schema::payload_schema(&parsed.fields),
+            event_type: parsed.event_type,
+            application: parsed.application,
+            schema_version: parsed.schema_version,
+            description: parsed.description,
+            fields: parsed.fields,
+        })
+    }
+
+    /// Validates a payload object against this contract.
+    pub fn validate(&self, payload: &Map<String, Value>) -> Result<(), Violation> {
+        check_fields(&self.fields, payload, "payload")
+    }
+}
+
+/// All known contracts, by event type.
+#[derive(Debug, Clone, Default)]
+pub struct Contracts {
+    by_type: BTreeMap<String, Contract>,
+}
+
+impl Contracts {
+    /// The contracts shipped in this build (`lake/contracts/**.toml`), parsed once.
+    pub fn builtin() -> &'static Contracts {
+        static BUILTIN: OnceLock<Contracts> = OnceLock::new();
+        BUILTIN.get_or_init(|| {
+            Contracts::from_texts(EMBEDDED.iter().copied())
+                .expect("embedded contracts are checked by the lake crate's tests")
+        })
+    }
+
+    /// Builds a registry from `(file name, text)` pairs.
+    pub fn from_texts<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self> {
+        let mut by_type = BTreeMap::new();
+        for (file, text) in files {
+            let contract = Contract::parse(file, text)?;
+            let event_type = contract.event_type.clone();
+            if by_type.insert(event_type.clone(), contract).is_some() {
+                return Err(Error::Contract {
+                    file: file.to_owned(),
+                    reason: format!("event type {event_type} is defined twice"),
+                });
+            }
+        }
+        Ok(Self { by_type })
+    }
+
+    /// Loads every `*.toml` below a directory (for contracts kept outside the binary).
+    pub fn from_dir(dir: &Path) -> Result<Self> {
+        let mut texts = Vec::new();
+        let mut stack = vec![dir.to_owned()];
+        while let Some(next) = stack.pop() {
+            let entries = std::fs::read_dir(&next).map_err(|source| Error::Io {
+                path: next.clone(),
+                source,
+            })?;
+            for entry in entries {
+                let path = entry
+                    .map_err(|source| Error::Io {
+                        path: next.clone(),
+                        source,
+                    })?
+                    .path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "toml") {
+                    let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
+                        path: path.clone(),
+                        source,
+                    })?;
+                    texts.push((path.display().to_string(), text));
+                }
+            }
+        }
+        Self::from_texts(texts.iter().map(|(f, t)| (f.as_str(), t.as_str())))
+    }
+
+    /// The contract of an event type.
+    pub fn get(&self, event_type: &str) -> Option<&Contract> {
+        self.by_type.get(event_type)
+    }
+
+    /// All contracts, ordered by event type.
+    pub fn iter(&self) -> impl Iterator<Item = &Contract> {
+        self.by_type.values()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_type.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_type.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reason::Reason;
+    use serde_json::json;
+
+    const DONATION: &str = r#"
+        event_type = "test.donation"
+        application = "supporter"
+        schema_version = 1
+        [[fields]]
+        name = "amount_minor"
+        type = "int"
+        required = true
+        min = 1
+        [[fields]]
+        name = "currency"
+        type = "string"
+        required = true
+        enum = ["GBP", "EUR"]
+        [[fields]]
+        name = "skills"
+        type = "list"
+        [fields.items]
+        type = "object"
+        [[fields.items.fields]]
+        name = "level"
+        type = "int"
+        required = true
+        max = 5
+    "#;
+
+    fn check(payload: Value) -> Result<(), Violation> {
+        let contract = Contract::parse("test", DONATION).unwrap();
+        contract.validate(payload.as_object().unwrap())
+    }
+
+    fn reason(payload: Value) -> Reason {
+        check(payload).unwrap_err().reason
+    }
+
+    #[test]
+    fn valid_payload_passes() {
+        check(json!({"amount_minor": 500, "currency": "GBP", "skills": [{"level": 3}], "x": 1}))
+            .unwrap();
+    }
+
+    #[test]
+    fn each_fault_has_its_reason() {
+        assert_eq!(reason(json!({"currency": "GBP"})), Reason::MissingField);
+        assert_eq!(reason(json!({"amount_minor": null, "currency": "GBP"})), Reason::MissingField);
+        assert_eq!(reason(json!({"amount_minor": "5", "currency": "GBP"})), Reason::WrongType);
+        assert_eq!(reason(json!({"amount_minor": 1.5, "currency": "GBP"})), Reason::WrongType);
+        assert_eq!(reason(json!({"amount_minor": 0, "currency": "GBP"})), Reason::OutOfRange);
+        assert_eq!(reason(json!({"amount_minor": 1, "currency": "XYZ"})), Reason::InvalidValue);
+        let nested = json!({"amount_minor": 1, "currency": "GBP", "skills": [{"level": 9}]});
+        let violation = check(nested).unwrap_err();
+        assert_eq!(violation.reason, Reason::OutOfRange);
+        assert!(violation.message.contains("payload.skills[0].level"), "{violation}");
+    }
+
+    #[test]
+    fn malformed_specs_are_refused() {
+        let no_items = "event_type = \"a\"\napplication = \"b\"\nschema_version = 1\n[[fields]]\nname = \"l\"\ntype = \"list\"\n";
+        assert!(Contract::parse("t", no_items).is_err());
+        let range_on_string = "event_type = \"a\"\napplication = \"b\"\nschema_version = 1\n[[fields]]\nname = \"s\"\ntype = \"string\"\nmin = 1\n";
+        assert!(Contract::parse("t", range_on_string).is_err());
+    }
+
+    #[test]
+    fn builtin_contracts_cover_all_five_applications() {
+        let contracts = Contracts::builtin();
+        for application in ["marketplace", "supporter", "chat", "saas", "analysis"] {
+            assert!(
+                contracts.iter().any(|c| c.application == application),
+                "no contract for {application}"
+            );
+        }
+        for event_type in [
+            "party.registered",
+            "opportunity.posted",
+            "match.accepted",
+            "donation.made",
+            "interaction.logged",
+            "message.created",
+            "api.request",
+            "analysis.failed",
+            "audit.logged",
+        ] {
+            assert!(contracts.get(event_type).is_some(), "no contract for {event_type}");
+        }
+    }
+
+    #[test]
+    fn builtin_files_are_named_after_their_event_type() {
+        for (file, text) in EMBEDDED {
+            let contract = Contract::parse(file, text).unwrap();
+            let expected = format!("{}/{}.toml", contract.application, contract.event_type);
+            assert_eq!(*file, expected);
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Where the lake lives: a local folder (the default, no cloud account needed) or
+//! `s3://bucket/prefix`. Every table is `<root>/<layer>/<name>`, a Delta table.
+//!
+//! Invariant: all access goes through `deltalake`/`object_store`, so a local lake and an S3
+//! lake behave the same; a table is created at most once even when two processes race.
+
+use std::path::Path;
+use std::sync::{Arc, Once};
+
+use arrow::datatypes::Schema;
+use deltalake::kernel::StructType;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::logstore::{StorageConfig, logstore_for};
+use deltalake::{DeltaTable, DeltaTableError, ObjectStore};
+use url::Url;
+
+use crate::error::{Error, Result};
+use crate::tables::TableName;
+
+/// A lake root.
+#[derive(Debug, Clone)]
+pub struct Lake {
+    root: Url,
+}
+
+impl Lake {
+    /// Opens a lake from a URI: a path (created if missing) or `s3://bucket/prefix`.
+    pub fn new(uri: &str) -> Result<Self> {
+        let bad = |reason: String| Error::LakeUri {
+            uri: uri.to_owned(),
+            reason,
+        };
+        let root = match Url::parse(uri) {
+            Ok(url) if url.scheme() == "s3" || url.scheme() == "s3a" => {
+                static S3: Once = Once::new();
+                S3.call_once(|| deltalake::aws::register_handlers(None));
+                url
+            }
+            Ok(url) if url.scheme() == "file" => url,
+            Ok(url) if url.scheme().len() > 1 => {
+                return Err(bad(format!("unsupported scheme `{}`", url.scheme())));
+            }
+            _ => {
+                let path = Path::new(uri);
+                std::fs::create_dir_all(path).map_err(|e| bad(e.to_string()))?;
+                let path = path.canonicalize().map_err(|e| bad(e.to_string()))?;
+                Url::from_directory_path(&path).map_err(|()| bad("not an absolute path".into()))?
+            }
+        };
+        let mut root = root;
+        if !root.path().ends_with('/') {
+            root.set_path(&format!("{}/", root.path()));
+        }
+        Ok(Self { root })
+    }
+
+    /// The root URL, ending in `/`.
+    pub fn root(&self) -> &Url {
+        &self.root
+    }
+
+    /// The URL of a table.
+    pub fn table_url(&self, table: &TableName) -> Url {
+        self.root
+            .join(&format!("{}/{}/", table.layer, table.name))
+            .expect("layer and name are plain path segments")
+    }
+
+    /// Opens an existing table at its latest version.
+    pub async fn open(&self, table: &TableName) -> Result<DeltaTable> {
+        let url = self.table_url(table);
+        deltalake::open_table(url).await.map_err(|e| Error::delta(table, e))
+    }
+
+    /// Opens a table, creating it with `schema` and `partitions` if it does not exist yet.
+    /// A lost creation race (another process created it first) is resolved by opening.
+    pub async fn open_or_create(
+        &self,
+        table: &TableName,
+        schema: &Schema,
+        partitions: &[&str],
+        description: &str,
+    ) -> Result<DeltaTable> {
+        let url = self.table_url(table);
+        let delta = DeltaTable::try_from_url(url.clone())
+            .await
+            .map_err(|e| Error::delta(table, e))?;
+        if delta.version().is_some() {
+            return Ok(delta);
+        }
+        let columns: StructType = schema
+            .try_into_kernel()
+            .map_err(|e| Error::delta(table, DeltaTableError::from(e)))?;
+        let created = delta
+            .create()
+            .with_table_name(table.to_string())
+            .with_comment(description)
+            .with_columns(columns.fields().cloned())
+            .with_partition_columns(partitions.iter().copied())
+            .with_configuration_property(deltalake::TableProperty::AppendOnly, Some("false"))
+            .await;
+        match created {
+            Ok(created) => Ok(created),
+            Err(_) => self.open(table).await,
+        }
+    }
+
+    /// Every Delta table in the lake, ordered by layer and name.
+    pub async fn tables(&self) -> Result<Vec<TableName>> {
+        let store = self.store()?;
+        let storage = |source| Error::Storage {
+            uri: self.root.to_string(),
+            source: Box::new(source),
+        };
+        let mut found = Vec::new();
+        for layer in store.list_with_delimiter(None).await.map_err(storage)?.common_prefixes {
+            let listing = store.list_with_delimiter(Some(&layer)).await.map_err(storage)?;
+            for table in listing.common_prefixes {
+                let log = table.clone().join("_delta_log");
+                let has_log = !store
+                    .list_with_delimiter(Some(&log))
+                    .await
+                    .map_err(storage)?
+                    .objects
+                    .is_empty();
+                let name = table.filename().unwrap_or_default();
+                let layer = layer.filename().unwrap_or_default();
+                if has_log && let Ok(name) = TableName::new(layer, name) {
+                    found.push(name);
+                }
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
+
+    fn store(&self) -> Result<Arc<dyn ObjectStore>> {
+        let log_store = logstore_for(&self.root, StorageConfig::default())
+            .map_err(|e| Error::delta(&self.root, e))?;
+        Ok(log_store.object_store(None))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_paths_become_file_urls() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::new(dir.path().join("lake").to_str().unwrap()).unwrap();
+        assert_eq!(lake.root().scheme(), "file");
+        let url = lake.table_url(&TableName::new("bronze", "events").unwrap());
+        assert!(url.path().ends_with("/lake/bronze/events/"), "{url}");
+    }
+
+    #[test]
+    fn s3_urls_are_kept() {
+        let lake = Lake::new("s3://bucket/prefix").unwrap();
+        assert_eq!(lake.root().as_str(), "s3://bucket/prefix/");
+    }
+
+    #[test]
+    fn unknown_schemes_are_refused() {
+        assert!(Lake::new("ftp://host/x").is_err());
+    }
+}

@@ -1,0 +1,92 @@
+//! Helpers shared by the end-to-end tests: finding the `eventlake` binary, running it, and
+//! reading lake tables back.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use anyhow::{Context, Result, ensure};
+use arrow::array::RecordBatch;
+use eventlake_lake::{Lake, query};
+
+/// The `eventlake` binary built beside this test (or `EVENTLAKE_BIN`).
+pub fn binary() -> PathBuf {
+    if let Ok(path) = std::env::var("EVENTLAKE_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target profile directory");
+    let bin = dir.join("eventlake");
+    assert!(
+        bin.exists(),
+        "{} not found: build it first (`cargo build --release -p eventlake`) or set EVENTLAKE_BIN",
+        bin.display()
+    );
+    bin
+}
+
+/// A command running the binary against `lake`.
+pub fn eventlake(lake: &std::path::Path) -> Command {
+    let mut cmd = Command::new(binary());
+    cmd.arg("--lake").arg(lake).env("RUST_LOG", "warn");
+    cmd
+}
+
+/// Runs a command and fails with its stderr if it does not succeed.
+pub fn run_ok(cmd: &mut Command) -> Result<Output> {
+    let output = cmd.output().with_context(|| format!("spawning {cmd:?}"))?;
+    ensure!(
+        output.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(output)
+}
+
+/// Runs a query over the lake.
+pub async fn sql(lake: &std::path::Path, sql: &str) -> Result<Vec<RecordBatch>> {
+    let lake = Lake::new(lake.to_str().context("UTF-8 path")?)?;
+    let session = query::session(&lake).await?;
+    Ok(session.sql(sql).await?.collect().await?)
+}
+
+/// Runs a query and returns every row as strings, in order.
+pub async fn rows(lake: &std::path::Path, query: &str) -> Result<Vec<Vec<String>>> {
+    let batches = sql(lake, query).await?;
+    let mut rows = Vec::new();
+    for batch in &batches {
+        let formatters: Vec<_> = batch
+            .columns()
+            .iter()
+            .map(|c| arrow::util::display::ArrayFormatter::try_new(c.as_ref(), &Default::default()))
+            .collect::<Result<_, _>>()?;
+        for row in 0..batch.num_rows() {
+            rows.push(formatters.iter().map(|f| f.value(row).to_string()).collect());
+        }
+    }
+    Ok(rows)
+}
+
+/// Runs a query returning one integer.
+pub async fn scalar(lake: &std::path::Path, query: &str) -> Result<i64> {
+    let rows = rows(lake, query).await?;
+    let value = rows.first().and_then(|r| r.first()).context("query returned no rows")?;
+    Ok(value.parse()?)
+}
+
+/// Writes a generated workload to a file and returns its lines.
+pub fn workload(path: &std::path::Path, events: u64, seed: u64, bad_ratio: f64) -> Result<Vec<eventlake_workload::Line>> {
+    let config = eventlake_workload::WorkloadConfig {
+        events,
+        seed,
+        bad_ratio,
+        ..Default::default()
+    };
+    let lines: Vec<_> = eventlake_workload::Workload::new(config).collect();
+    let mut text = Vec::new();
+    for line in &lines {
+        text.extend_from_slice(&line.bytes);
+        text.push(b'\n');
+    }
+    std::fs::write(path, text)?;
+    Ok(lines)
+}

@@ -1,0 +1,6 @@
+//! End-to-end tests: the `eventlake` binary and the ingest library against real local lakes.
+
+mod crash;
+mod file_ingest;
+mod http;
+mod python_reader;

@@ -1,0 +1,3 @@
+//! Integration tests of the workload, compiled as one test binary.
+
+mod contracts;
