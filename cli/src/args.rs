@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "eventlake", version, about = "Events from every application into one Delta lake, exactly once.")]
+#[command(
+    name = "eventlake",
+    version,
+    about = "Events from every application into one Delta lake, exactly once."
+)]
 pub struct Cli {
     /// Lake location: a local folder or s3://bucket/prefix.
     #[arg(long, global = true, env = "EVENTLAKE_LAKE")]
@@ -17,7 +21,13 @@ pub struct Cli {
     pub config: Option<PathBuf>,
 
     /// Log format on stderr.
-    #[arg(long, global = true, value_enum, default_value = "pretty", env = "EVENTLAKE_LOG_FORMAT")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "pretty",
+        env = "EVENTLAKE_LOG_FORMAT"
+    )]
     pub log_format: LogFormat,
 
     #[command(subcommand)]

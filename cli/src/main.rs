@@ -60,6 +60,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Ingest(IngestCommand::Http(args)) => commands::ingest::http(&ctx, &args).await,
         Command::Sql(args) => commands::sql::run(&ctx, &args).await,
         Command::Demo(args) => commands::demo::run(&ctx, &args).await,
-        Command::Bench(args::BenchCommand::Ingest(args)) => commands::bench::ingest(&ctx, &args).await,
+        Command::Bench(args::BenchCommand::Ingest(args)) => {
+            commands::bench::ingest(&ctx, &args).await
+        }
     }
 }

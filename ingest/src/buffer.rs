@@ -152,7 +152,13 @@ impl Default for RejectedRows {
 }
 
 impl RejectedRows {
-    pub fn push(&mut self, record: &Record, violation: &Violation, hints: &Hints, origin: &Origin<'_>) {
+    pub fn push(
+        &mut self,
+        record: &Record,
+        violation: &Violation,
+        hints: &Hints,
+        origin: &Origin<'_>,
+    ) {
         self.raw.append_value(&record.bytes);
         self.reason.append_value(violation.reason.code());
         self.message.append_value(&violation.message);

@@ -21,13 +21,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use eventlake_lake::deltalake::DeltaTable;
 use eventlake_lake::deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use eventlake_lake::deltalake::kernel::{Action, Transaction};
 use eventlake_lake::deltalake::parquet::basic::{Compression, ZstdLevel};
 use eventlake_lake::deltalake::parquet::file::properties::WriterProperties;
 use eventlake_lake::deltalake::protocol::{DeltaOperation, SaveMode};
 use eventlake_lake::deltalake::writer::{DeltaWriter, RecordBatchWriter};
-use eventlake_lake::deltalake::DeltaTable;
 use eventlake_lake::envelope::Hints;
 use eventlake_lake::reason::{Reason, Violation};
 use eventlake_lake::{Contracts, IngestConfig, Lake, TableName, tables};
@@ -89,7 +89,11 @@ struct Table {
 impl Table {
     async fn open(lake: &Lake, name: TableName, config: &IngestConfig) -> Result<Self> {
         let (schema, partition, description) = if name == TableName::events() {
-            (tables::events_schema(), tables::EVENTS_PARTITION, "Every accepted event, exactly once.")
+            (
+                tables::events_schema(),
+                tables::EVENTS_PARTITION,
+                "Every accepted event, exactly once.",
+            )
         } else {
             (
                 tables::rejected_schema(),
@@ -108,15 +112,21 @@ impl Table {
         let writer = RecordBatchWriter::for_table(&delta)
             .map_err(|e| Error::commit(&name, e))?
             .with_writer_properties(properties);
-        Ok(Self { name, delta, writer })
+        Ok(Self {
+            name,
+            delta,
+            writer,
+        })
     }
 
-    async fn checkpoint(&self, app_id: &str) -> Result<i64> {
-        let state = self.delta.snapshot().map_err(|e| Error::commit(&self.name, e))?;
+    /// The committed checkpoint of `app_id` (`-1` if none). Borrows only the Delta table:
+    /// the writer is not `Sync`, so a borrow of the whole `Table` may not cross an await.
+    async fn checkpoint(delta: &DeltaTable, name: &TableName, app_id: &str) -> Result<i64> {
+        let state = delta.snapshot().map_err(|e| Error::commit(name, e))?;
         let version = state
-            .transaction_version(self.delta.log_store().as_ref(), app_id)
+            .transaction_version(delta.log_store().as_ref(), app_id)
             .await
-            .map_err(|e| Error::commit(&self.name, e))?;
+            .map_err(|e| Error::commit(name, e))?;
         Ok(version.unwrap_or(-1))
     }
 
@@ -131,14 +141,21 @@ impl Table {
         if let Some(batch) = batch {
             self.writer.write(batch).await.map_err(fail)?;
         }
-        let adds: Vec<Action> = self.writer.flush().await.map_err(fail)?.into_iter().map(Action::Add).collect();
+        let adds: Vec<Action> = self
+            .writer
+            .flush()
+            .await
+            .map_err(fail)?
+            .into_iter()
+            .map(Action::Add)
+            .collect();
         let partition = self
             .delta
             .snapshot()
             .map_err(fail)?
             .metadata()
             .partition_columns()
-            .clone();
+            .to_vec();
         let operation = DeltaOperation::Write {
             mode: SaveMode::Append,
             partition_by: Some(partition),
@@ -154,7 +171,7 @@ impl Table {
             .await
             .map_err(fail)?;
         self.delta.update_state().await.map_err(fail)?;
-        Ok(finalized.version())
+        Ok(finalized.version() as i64)
     }
 }
 
@@ -231,8 +248,8 @@ impl Ingestor {
         }
         let app_id = self.app_id(key);
         let c = Committed {
-            events: self.events.checkpoint(&app_id).await?,
-            rejected: self.rejected.checkpoint(&app_id).await?,
+            events: Table::checkpoint(&self.events.delta, &self.events.name, &app_id).await?,
+            rejected: Table::checkpoint(&self.rejected.delta, &self.rejected.name, &app_id).await?,
         };
         self.committed.insert(key.clone(), c);
         Ok(c)
@@ -265,7 +282,12 @@ impl Ingestor {
         Ok(outcomes)
     }
 
-    fn classify(&mut self, decoded: Decoded, committed: Option<Committed>, ingested_at: i64) -> Outcome {
+    fn classify(
+        &mut self,
+        decoded: Decoded,
+        committed: Option<Committed>,
+        ingested_at: i64,
+    ) -> Outcome {
         let Decoded { record, outcome } = decoded;
         let seq = record.seq.unwrap_or(i64::MAX);
         let in_events = committed.is_some_and(|c| seq <= c.events);
@@ -293,7 +315,9 @@ impl Ingestor {
                         event_type: Some(event.event_type),
                         tenant_id: Some(event.tenant_id),
                     };
-                    self.pending.rejected.push(&record, &violation, &hints, &origin);
+                    self.pending
+                        .rejected
+                        .push(&record, &violation, &hints, &origin);
                     return Outcome::Rejected(Reason::DuplicateEventId);
                 }
                 self.seen.insert(date, id);
@@ -303,7 +327,9 @@ impl Ingestor {
             }
             Err(_) if in_rejected => Outcome::AlreadyCommitted,
             Err((violation, hints)) => {
-                self.pending.rejected.push(&record, &violation, &hints, &origin);
+                self.pending
+                    .rejected
+                    .push(&record, &violation, &hints, &origin);
                 Outcome::Rejected(violation.reason)
             }
         }
@@ -332,7 +358,8 @@ impl Ingestor {
 
     /// Whether the count or size trigger has fired.
     pub fn full(&self) -> bool {
-        self.pending.records() >= self.config.flush_records || self.pending.bytes >= self.config.flush_bytes
+        self.pending.records() >= self.config.flush_records
+            || self.pending.bytes >= self.config.flush_bytes
     }
 
     /// When the age trigger fires, if anything is waiting.
@@ -368,8 +395,11 @@ impl Ingestor {
     }
 
     async fn commit(&mut self, mut pending: Pending) -> Result<Flushed, FlushError> {
-        let keys: Vec<(Arc<str>, i64, String)> =
-            pending.seq.iter().map(|(k, (s, p))| (k.clone(), *s, p.clone())).collect();
+        let keys: Vec<(Arc<str>, i64, String)> = pending
+            .seq
+            .iter()
+            .map(|(k, (s, p))| (k.clone(), *s, p.clone()))
+            .collect();
         let fail = |error| FlushError {
             rejected_durable: false,
             error,
@@ -390,7 +420,10 @@ impl Ingestor {
                 .collect::<Vec<_>>()
         };
         let metadata: serde_json::Map<String, serde_json::Value> = [
-            ("eventlake.source_id".to_owned(), self.source_id.clone().into()),
+            (
+                "eventlake.source_id".to_owned(),
+                self.source_id.clone().into(),
+            ),
             (
                 "eventlake.positions".to_owned(),
                 keys.iter()
@@ -465,15 +498,23 @@ impl Ingestor {
         for (key, _, _) in keys {
             let expected = self.committed.get(key).copied();
             let app_id = self.app_id(key);
-            for (table, mine) in [
-                (&self.events, expected.map(|c| c.events)),
-                (&self.rejected, expected.map(|c| c.rejected)),
+            for (delta, name, mine) in [
+                (
+                    &self.events.delta,
+                    &self.events.name,
+                    expected.map(|c| c.events),
+                ),
+                (
+                    &self.rejected.delta,
+                    &self.rejected.name,
+                    expected.map(|c| c.rejected),
+                ),
             ] {
-                let committed = table.checkpoint(&app_id).await?;
+                let committed = Table::checkpoint(delta, name, &app_id).await?;
                 let expected = mine.unwrap_or(-1);
                 if committed != expected {
                     return Err(Error::CheckpointMoved {
-                        table: table.name.to_string(),
+                        table: name.to_string(),
                         source_id: self.source_id.clone(),
                         key: key.to_string(),
                         expected,
@@ -535,7 +576,9 @@ mod tests {
     }
 
     async fn run(lake: &Lake, n: usize, fail_events: bool) -> Result<Vec<Outcome>, FlushError> {
-        let mut ingestor = Ingestor::open(lake, "test", IngestConfig::default()).await.unwrap();
+        let mut ingestor = Ingestor::open(lake, "test", IngestConfig::default())
+            .await
+            .unwrap();
         ingestor.fail_events_commit = fail_events;
         let from = ingestor.resume("offset").await.unwrap();
         let decoded = records(n)
@@ -550,7 +593,13 @@ mod tests {
 
     async fn count(lake: &Lake, table: &str) -> usize {
         let ctx = eventlake_lake::query::session(lake).await.unwrap();
-        let batches = ctx.sql(&format!("SELECT * FROM {table}")).await.unwrap().collect().await.unwrap();
+        let batches = ctx
+            .sql(&format!("SELECT * FROM {table}"))
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
         batches.iter().map(|b| b.num_rows()).sum()
     }
 
@@ -559,21 +608,36 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let lake = Lake::new(dir.path().to_str().unwrap()).unwrap();
         let failed = run(&lake, 50, true).await.unwrap_err();
-        assert!(failed.rejected_durable, "the rejects should have committed first");
+        assert!(
+            failed.rejected_durable,
+            "the rejects should have committed first"
+        );
         assert_eq!(count(&lake, "bronze.events_rejected").await, 20);
         assert_eq!(count(&lake, "bronze.events").await, 0);
 
         // The restart replays from the events checkpoint; rejects are not written again.
         let outcomes = run(&lake, 50, false).await.unwrap();
-        assert_eq!(outcomes.iter().filter(|o| **o == Outcome::AlreadyCommitted).count(), 20);
-        assert_eq!(outcomes.iter().filter(|o| **o == Outcome::Accepted).count(), 30);
+        assert_eq!(
+            outcomes
+                .iter()
+                .filter(|o| **o == Outcome::AlreadyCommitted)
+                .count(),
+            20
+        );
+        assert_eq!(
+            outcomes.iter().filter(|o| **o == Outcome::Accepted).count(),
+            30
+        );
         assert_eq!(count(&lake, "bronze.events").await, 30);
         assert_eq!(count(&lake, "bronze.events_rejected").await, 20);
 
         // A third run finds everything committed.
         let outcomes = run(&lake, 50, false).await.unwrap();
         assert!(outcomes.is_empty());
-        assert_eq!(count(&lake, "bronze.events").await + count(&lake, "bronze.events_rejected").await, 50);
+        assert_eq!(
+            count(&lake, "bronze.events").await + count(&lake, "bronze.events_rejected").await,
+            50
+        );
     }
 
     #[tokio::test]
@@ -582,8 +646,13 @@ mod tests {
         let lake = Lake::new(dir.path().to_str().unwrap()).unwrap();
         run(&lake, 10, false).await.unwrap();
         // The same records under another source id: every good one is now a duplicate.
-        let mut other = Ingestor::open(&lake, "other", IngestConfig::default()).await.unwrap();
-        let decoded = records(10).into_iter().map(|r| decode(r, other.contracts(), 1 << 20)).collect();
+        let mut other = Ingestor::open(&lake, "other", IngestConfig::default())
+            .await
+            .unwrap();
+        let decoded = records(10)
+            .into_iter()
+            .map(|r| decode(r, other.contracts(), 1 << 20))
+            .collect();
         let outcomes = other.offer(decoded).await.unwrap();
         other.flush().await.unwrap();
         let duplicates = outcomes

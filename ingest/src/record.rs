@@ -57,7 +57,10 @@ pub fn decode(record: Record, contracts: &Contracts, max_bytes: usize) -> Decode
     if record.bytes.len() > max_bytes {
         let violation = Violation::new(
             Reason::TooLarge,
-            format!("record has {} bytes, the limit is {max_bytes}", record.bytes.len()),
+            format!(
+                "record has {} bytes, the limit is {max_bytes}",
+                record.bytes.len()
+            ),
         );
         return Decoded {
             record,

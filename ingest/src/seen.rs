@@ -95,7 +95,7 @@ impl Seen {
             let provider = events
                 .table_provider()
                 .await
-                .map_err(|e| Error::commit("bronze.events", e))?;
+                .map_err(eventlake_lake::Error::from)?;
             ctx.register_table("events", provider)
                 .map_err(eventlake_lake::Error::from)?;
             let list = dates
@@ -103,7 +103,8 @@ impl Seen {
                 .map(|d| format!("CAST({d} AS DATE)"))
                 .collect::<Vec<_>>()
                 .join(", ");
-            let sql = format!("SELECT event_id, event_date FROM events WHERE event_date IN ({list})");
+            let sql =
+                format!("SELECT event_id, event_date FROM events WHERE event_date IN ({list})");
             let batches = ctx
                 .sql(&sql)
                 .await
@@ -114,8 +115,9 @@ impl Seen {
             for batch in batches {
                 let ids = arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Utf8)
                     .map_err(eventlake_lake::Error::from)?;
-                let dates = arrow::compute::cast(batch.column(1), &arrow::datatypes::DataType::Date32)
-                    .map_err(eventlake_lake::Error::from)?;
+                let dates =
+                    arrow::compute::cast(batch.column(1), &arrow::datatypes::DataType::Date32)
+                        .map_err(eventlake_lake::Error::from)?;
                 let dates: &Date32Array = dates.as_primitive::<Date32Type>();
                 for (id, date) in ids.as_string::<i32>().iter().zip(dates.iter()) {
                     if let (Some(id), Some(date)) = (id, date) {

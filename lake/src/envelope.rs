@@ -74,11 +74,21 @@ pub struct Hints {
 
 /// Decodes and validates one record.
 pub fn decode<'a>(bytes: &'a [u8], contracts: &Contracts) -> Result<Event<'a>, (Violation, Hints)> {
-    let raw: Raw<'a> = serde_json::from_slice(bytes).map_err(|e| (not_parsed(bytes, &e), Hints::default()))?;
+    let raw: Raw<'a> =
+        serde_json::from_slice(bytes).map_err(|e| (not_parsed(bytes, &e), Hints::default()))?;
     let hints = Hints {
-        event_id: raw.event_id.and_then(|v| string(v).ok()).map(Cow::into_owned),
-        event_type: raw.event_type.and_then(|v| string(v).ok()).map(Cow::into_owned),
-        tenant_id: raw.tenant_id.and_then(|v| string(v).ok()).map(Cow::into_owned),
+        event_id: raw
+            .event_id
+            .and_then(|v| string(v).ok())
+            .map(Cow::into_owned),
+        event_type: raw
+            .event_type
+            .and_then(|v| string(v).ok())
+            .map(Cow::into_owned),
+        tenant_id: raw
+            .tenant_id
+            .and_then(|v| string(v).ok())
+            .map(Cow::into_owned),
     };
     check(&raw, contracts).map_err(|v| (v, hints))
 }
@@ -115,9 +125,8 @@ fn check<'a>(raw: &Raw<'a>, contracts: &Contracts) -> Result<Event<'a>, Violatio
     let occurred_at = timestamp(raw.occurred_at.expect("checked above"))?;
     let schema_version = version(raw.schema_version.expect("checked above"))?;
     let payload_raw = raw.payload.expect("checked above");
-    let payload: Map<String, Value> = serde_json::from_str(payload_raw.get()).map_err(|_| {
-        Violation::new(Reason::WrongType, "payload: expected an object")
-    })?;
+    let payload: Map<String, Value> = serde_json::from_str(payload_raw.get())
+        .map_err(|_| Violation::new(Reason::WrongType, "payload: expected an object"))?;
     let contract = contracts.get(&event_type).ok_or_else(|| {
         Violation::new(
             Reason::UnknownEventType,
@@ -164,7 +173,10 @@ fn string(v: &RawValue) -> Result<Cow<'_, str>, serde_json::Error> {
 
 fn identifier(name: &str, v: &RawValue) -> Result<String, Violation> {
     let s = string(v).map_err(|_| {
-        Violation::new(Reason::WrongType, format!("{name}: expected a string, found {}", v.get()))
+        Violation::new(
+            Reason::WrongType,
+            format!("{name}: expected a string, found {}", v.get()),
+        )
     })?;
     let chars = s.chars().count();
     if chars == 0 || chars > MAX_ID_CHARS {
@@ -183,11 +195,16 @@ fn timestamp(v: &RawValue) -> Result<i64, Violation> {
     let wrong = || {
         Violation::new(
             Reason::WrongType,
-            format!("occurred_at: expected an RFC 3339 timestamp, found {}", v.get()),
+            format!(
+                "occurred_at: expected an RFC 3339 timestamp, found {}",
+                v.get()
+            ),
         )
     };
     let s = string(v).map_err(|_| wrong())?;
-    let micros = DateTime::parse_from_rfc3339(&s).map_err(|_| wrong())?.timestamp_micros();
+    let micros = DateTime::parse_from_rfc3339(&s)
+        .map_err(|_| wrong())?
+        .timestamp_micros();
     if !(TIME_RANGE.0..TIME_RANGE.1).contains(&micros) {
         return Err(Violation::new(
             Reason::OutOfRange,
@@ -205,7 +222,10 @@ fn version(v: &RawValue) -> Result<i32, Violation> {
         )
     })?;
     i32::try_from(n).ok().filter(|n| *n >= 1).ok_or_else(|| {
-        Violation::new(Reason::OutOfRange, format!("schema_version: {n} must be at least 1"))
+        Violation::new(
+            Reason::OutOfRange,
+            format!("schema_version: {n} must be at least 1"),
+        )
     })
 }
 
@@ -247,9 +267,18 @@ mod tests {
     #[test]
     fn classifies_bad_envelopes() {
         let c = contracts();
-        assert_eq!(decode(b"{\"event_id\":", &c).unwrap_err().0.reason, Reason::MalformedJson);
-        assert_eq!(decode(b"[1,2]", &c).unwrap_err().0.reason, Reason::NotAnObject);
-        assert_eq!(decode(&[0xff, 0xfe], &c).unwrap_err().0.reason, Reason::MalformedJson);
+        assert_eq!(
+            decode(b"{\"event_id\":", &c).unwrap_err().0.reason,
+            Reason::MalformedJson
+        );
+        assert_eq!(
+            decode(b"[1,2]", &c).unwrap_err().0.reason,
+            Reason::NotAnObject
+        );
+        assert_eq!(
+            decode(&[0xff, 0xfe], &c).unwrap_err().0.reason,
+            Reason::MalformedJson
+        );
         let mut e = event();
         e.as_object_mut().unwrap().remove("tenant_id");
         assert_eq!(reason_of(&e), Reason::MissingField);

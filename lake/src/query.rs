@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use datafusion::catalog::MemorySchemaProvider;
-use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::common::TableReference;
+use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::error::{Error, Result};
 use crate::storage::Lake;

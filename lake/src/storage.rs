@@ -69,7 +69,9 @@ impl Lake {
     /// Opens an existing table at its latest version.
     pub async fn open(&self, table: &TableName) -> Result<DeltaTable> {
         let url = self.table_url(table);
-        deltalake::open_table(url).await.map_err(|e| Error::delta(table, e))
+        deltalake::open_table(url)
+            .await
+            .map_err(|e| Error::delta(table, e))
     }
 
     /// Opens a table, creating it with `schema` and `partitions` if it does not exist yet.
@@ -82,6 +84,9 @@ impl Lake {
         description: &str,
     ) -> Result<DeltaTable> {
         let url = self.table_url(table);
+        if let Ok(path) = url.to_file_path() {
+            std::fs::create_dir_all(&path).map_err(|source| Error::Io { path, source })?;
+        }
         let delta = DeltaTable::try_from_url(url.clone())
             .await
             .map_err(|e| Error::delta(table, e))?;
@@ -113,8 +118,16 @@ impl Lake {
             source: Box::new(source),
         };
         let mut found = Vec::new();
-        for layer in store.list_with_delimiter(None).await.map_err(storage)?.common_prefixes {
-            let listing = store.list_with_delimiter(Some(&layer)).await.map_err(storage)?;
+        for layer in store
+            .list_with_delimiter(None)
+            .await
+            .map_err(storage)?
+            .common_prefixes
+        {
+            let listing = store
+                .list_with_delimiter(Some(&layer))
+                .await
+                .map_err(storage)?;
             for table in listing.common_prefixes {
                 let log = table.clone().join("_delta_log");
                 let has_log = !store

@@ -20,7 +20,8 @@ impl TableName {
     pub fn new(layer: &str, name: &str) -> Result<Self, String> {
         let ok = |s: &str| {
             s.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-                && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                && s.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         };
         if ok(layer) && ok(name) {
             Ok(Self {

@@ -1,5 +1,6 @@
 //! Logging setup, done once per process by the binaries: human-readable or JSON lines on
-//! stderr (stdout stays free for command output), filtered by `RUST_LOG` (default `info`).
+//! stderr (stdout stays free for command output), filtered by `RUST_LOG` (default: `info` for eventlake's
+//! own crates, `warn` for libraries).
 
 use tracing_subscriber::EnvFilter;
 
@@ -13,7 +14,9 @@ pub enum LogFormat {
 /// Installs the global subscriber; a second call is a no-op.
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,deltalake=warn,datafusion=warn"));
+        .unwrap_or_else(|_| EnvFilter::new(
+            "warn,eventlake=info,eventlake_ingest=info,eventlake_lake=info,buoyant_kernel=off,deltalake_core::writer::stats=error",
+        ));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

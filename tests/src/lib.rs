@@ -14,7 +14,10 @@ pub fn binary() -> PathBuf {
         return PathBuf::from(path);
     }
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(|d| d.parent()).expect("target profile directory");
+    let dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target profile directory");
     let bin = dir.join("eventlake");
     assert!(
         bin.exists(),
@@ -27,7 +30,9 @@ pub fn binary() -> PathBuf {
 /// A command running the binary against `lake`.
 pub fn eventlake(lake: &std::path::Path) -> Command {
     let mut cmd = Command::new(binary());
-    cmd.arg("--lake").arg(lake).env("RUST_LOG", "warn");
+    cmd.arg("--lake")
+        .arg(lake)
+        .env("RUST_LOG", "error,buoyant_kernel=off");
     cmd
 }
 
@@ -60,7 +65,12 @@ pub async fn rows(lake: &std::path::Path, query: &str) -> Result<Vec<Vec<String>
             .map(|c| arrow::util::display::ArrayFormatter::try_new(c.as_ref(), &Default::default()))
             .collect::<Result<_, _>>()?;
         for row in 0..batch.num_rows() {
-            rows.push(formatters.iter().map(|f| f.value(row).to_string()).collect());
+            rows.push(
+                formatters
+                    .iter()
+                    .map(|f| f.value(row).to_string())
+                    .collect(),
+            );
         }
     }
     Ok(rows)
@@ -69,12 +79,20 @@ pub async fn rows(lake: &std::path::Path, query: &str) -> Result<Vec<Vec<String>
 /// Runs a query returning one integer.
 pub async fn scalar(lake: &std::path::Path, query: &str) -> Result<i64> {
     let rows = rows(lake, query).await?;
-    let value = rows.first().and_then(|r| r.first()).context("query returned no rows")?;
+    let value = rows
+        .first()
+        .and_then(|r| r.first())
+        .context("query returned no rows")?;
     Ok(value.parse()?)
 }
 
 /// Writes a generated workload to a file and returns its lines.
-pub fn workload(path: &std::path::Path, events: u64, seed: u64, bad_ratio: f64) -> Result<Vec<eventlake_workload::Line>> {
+pub fn workload(
+    path: &std::path::Path,
+    events: u64,
+    seed: u64,
+    bad_ratio: f64,
+) -> Result<Vec<eventlake_workload::Line>> {
     let config = eventlake_workload::WorkloadConfig {
         events,
         seed,

@@ -47,7 +47,12 @@ pub async fn ingest(ctx: &Context, args: &BenchIngestArgs) -> Result<()> {
         generate::write_file(config, &input, true)?;
     }
     let bytes = std::fs::metadata(&input)?.len();
-    println!("input: {} ({} events, {:.1} MiB, no bad records so every tool can read it)", input.display(), args.events, bytes as f64 / 1048576.0);
+    println!(
+        "input: {} ({} events, {:.1} MiB, no bad records so every tool can read it)",
+        input.display(),
+        args.events,
+        bytes as f64 / 1048576.0
+    );
 
     let ceiling = run_ceiling(&input, &dir.join("ceiling.parquet"))?;
     let ours = run_ours(ctx, &input, &dir.join("lake")).await?;
@@ -60,10 +65,21 @@ pub async fn ingest(ctx: &Context, args: &BenchIngestArgs) -> Result<()> {
     println!("\n| path | seconds | events/s | eventlake ÷ it |");
     println!("|---|---:|---:|---:|");
     let row = |name: &str, d: Duration| {
-        println!("| {name} | {:.2} | {:.0} | {:.2} |", d.as_secs_f64(), rate(d), rate(ours) / rate(d));
+        println!(
+            "| {name} | {:.2} | {:.0} | {:.2} |",
+            d.as_secs_f64(),
+            rate(d),
+            rate(ours) / rate(d)
+        );
     };
-    row("eventlake ingest file (validate, dedup, Delta commit)", ours);
-    row(&format!("ceiling: arrow-json + Parquet ({})", ceiling.1), ceiling.0);
+    row(
+        "eventlake ingest file (validate, dedup, Delta commit)",
+        ours,
+    );
+    row(
+        &format!("ceiling: arrow-json + Parquet ({})", ceiling.1),
+        ceiling.0,
+    );
     match duckdb {
         Some(d) => row("DuckDB read_json → partitioned Parquet", d),
         None => println!("| DuckDB | skipped: pass --python with duckdb installed | | |"),
@@ -98,7 +114,10 @@ fn run_ceiling(input: &Path, out: &Path) -> Result<(Duration, &'static str)> {
     let started = Instant::now();
     let reader = arrow::json::ReaderBuilder::new(schema.clone())
         .with_batch_size(65_536)
-        .build(BufReader::with_capacity(1 << 20, std::fs::File::open(input)?))?;
+        .build(BufReader::with_capacity(
+            1 << 20,
+            std::fs::File::open(input)?,
+        ))?;
     let properties = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
         .build();
@@ -119,11 +138,18 @@ fn infer(input: &Path) -> Result<SchemaRef> {
 fn envelope_schema() -> SchemaRef {
     use arrow::datatypes::{DataType, Field};
     Arc::new(Schema::new(
-        ["event_id", "event_type", "source", "tenant_id", "subject_id", "occurred_at"]
-            .into_iter()
-            .map(|n| Field::new(n, DataType::Utf8, true))
-            .chain([Field::new("schema_version", DataType::Int64, true)])
-            .collect::<Vec<_>>(),
+        [
+            "event_id",
+            "event_type",
+            "source",
+            "tenant_id",
+            "subject_id",
+            "occurred_at",
+        ]
+        .into_iter()
+        .map(|n| Field::new(n, DataType::Utf8, true))
+        .chain([Field::new("schema_version", DataType::Int64, true)])
+        .collect::<Vec<_>>(),
     ))
 }
 
@@ -137,7 +163,10 @@ fn run_duckdb(python: &PathBuf, input: &Path, out: &Path) -> Result<Duration> {
         .output()
         .with_context(|| format!("running {}", python.display()))?;
     if !output.status.success() {
-        bail!("DuckDB run failed: {}", String::from_utf8_lossy(&output.stderr));
+        bail!(
+            "DuckDB run failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     let seconds: f64 = String::from_utf8_lossy(&output.stdout).trim().parse()?;
     Ok(Duration::from_secs_f64(seconds))

@@ -14,17 +14,28 @@ use crate::commands::{generate, ingest, sql};
 
 pub async fn run(ctx: &Context, args: &DemoArgs) -> Result<()> {
     let lake = ctx.lake()?;
-    println!("eventlake demo: {} events from five applications into {}\n", args.events, lake.root());
+    println!(
+        "eventlake demo: {} events from five applications into {}\n",
+        args.events,
+        lake.root()
+    );
 
     let config = WorkloadConfig {
         events: args.events,
         seed: args.seed,
         ..WorkloadConfig::default()
     };
-    let path = std::env::temp_dir().join(format!("eventlake-demo-seed{}-{}.ndjson", args.seed, args.events));
+    let path = std::env::temp_dir().join(format!(
+        "eventlake-demo-seed{}-{}.ndjson",
+        args.seed, args.events
+    ));
     let started = Instant::now();
     generate::write_file(config, &path, true)?;
-    println!("1. generated {} ({:.1} s)", path.display(), started.elapsed().as_secs_f64());
+    println!(
+        "1. generated {} ({:.1} s)",
+        path.display(),
+        started.elapsed().as_secs_f64()
+    );
 
     let input = FileInput {
         path: Some(path.clone()),
@@ -76,6 +87,13 @@ pub async fn run(ctx: &Context, args: &DemoArgs) -> Result<()> {
     let mut config = ctx.config.ingest.clone();
     config.flush_age_ms = config.flush_age_ms.min(ingest::HTTP_FLUSH_AGE_MS);
     let listener = eventlake_ingest::error::listen(args.listen).await?;
-    http::serve(&lake, listener, config, HttpConfig::default(), ingest::shutdown_signal()).await?;
+    http::serve(
+        &lake,
+        listener,
+        config,
+        HttpConfig::default(),
+        ingest::shutdown_signal(),
+    )
+    .await?;
     Ok(())
 }

@@ -40,16 +40,25 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
 
 /// Writes the workload to `path`, with a progress bar if `show` is set.
 pub fn write_file(config: WorkloadConfig, path: &Path, show: bool) -> Result<()> {
-    let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let file =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
     let bar = show.then(|| crate::progress::count(config.events, "generate"));
-    write(config, &mut BufWriter::with_capacity(1 << 20, file), bar.as_ref())?;
+    write(
+        config,
+        &mut BufWriter::with_capacity(1 << 20, file),
+        bar.as_ref(),
+    )?;
     if let Some(bar) = bar {
         bar.finish();
     }
     Ok(())
 }
 
-fn write(config: WorkloadConfig, out: &mut impl Write, bar: Option<&indicatif::ProgressBar>) -> Result<()> {
+fn write(
+    config: WorkloadConfig,
+    out: &mut impl Write,
+    bar: Option<&indicatif::ProgressBar>,
+) -> Result<()> {
     for (i, line) in Workload::new(config).enumerate() {
         out.write_all(&line.bytes)?;
         out.write_all(b"\n")?;

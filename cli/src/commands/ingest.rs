@@ -1,9 +1,9 @@
 //! `eventlake ingest file|http`.
 
 use anyhow::Result;
+use eventlake_ingest::Report;
 use eventlake_ingest::source::file::{self, FileInput};
 use eventlake_ingest::source::http::{self, HttpConfig};
-use eventlake_ingest::Report;
 use eventlake_lake::IngestConfig;
 
 use crate::Context;
@@ -46,7 +46,8 @@ pub async fn run_file(
         if !show {
             return;
         }
-        let bar = bar.get_or_insert_with(|| crate::progress::bytes(r.total_bytes.unwrap_or(0), "ingest"));
+        let bar =
+            bar.get_or_insert_with(|| crate::progress::bytes(r.total_bytes.unwrap_or(0), "ingest"));
         bar.set_position(r.bytes);
     })
     .await?;

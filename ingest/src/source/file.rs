@@ -118,11 +118,12 @@ fn open(input: &FileInput, offset: i64) -> Result<(Reader, Option<u64>)> {
     match &input.path {
         None => {
             let mut stdin = std::io::stdin();
-            let skipped = std::io::copy(&mut (&mut stdin).take(offset as u64), &mut std::io::sink())
-                .map_err(|source| Error::Read {
-                    path: PathBuf::from("-"),
-                    source,
-                })?;
+            let skipped =
+                std::io::copy(&mut (&mut stdin).take(offset as u64), &mut std::io::sink())
+                    .map_err(|source| Error::Read {
+                        path: PathBuf::from("-"),
+                        source,
+                    })?;
             if skipped < offset as u64 {
                 return Err(Error::FileShrank {
                     path: PathBuf::from("-"),
@@ -146,7 +147,8 @@ fn open(input: &FileInput, offset: i64) -> Result<(Reader, Option<u64>)> {
                     offset,
                 });
             }
-            std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(offset as u64)).map_err(read_err)?;
+            std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(offset as u64))
+                .map_err(read_err)?;
             Ok((Box::new(file), Some(length)))
         }
     }

@@ -81,7 +81,10 @@ impl Default for HttpConfig {
 
 impl Collector {
     /// Starts the writer task on `lake`; it runs until every handle is dropped, then flushes.
-    pub async fn start(lake: &Lake, config: IngestConfig) -> Result<(Self, tokio::task::JoinHandle<Result<()>>)> {
+    pub async fn start(
+        lake: &Lake,
+        config: IngestConfig,
+    ) -> Result<(Self, tokio::task::JoinHandle<Result<()>>)> {
         let ingestor = Ingestor::open(lake, SOURCE_ID, config.clone()).await?;
         let (tx, rx) = mpsc::channel(1024);
         let task = tokio::spawn(write_loop(ingestor, rx));
@@ -124,6 +127,15 @@ pub async fn serve(
         .map_err(Error::Serve)?;
     task.await.map_err(|_| Error::Stopped)?
 }
+
+/// A classified record awaiting the flush that makes it durable.
+struct Waiting {
+    outcome: Outcome,
+    event_id: Option<String>,
+    message: Option<String>,
+}
+
+type Requests = Vec<(Vec<Waiting>, oneshot::Sender<Answer>)>;
 
 async fn write_loop(mut ingestor: Ingestor, mut rx: mpsc::Receiver<Submission>) -> Result<()> {
     let mut waiting: Requests = Vec::new();
@@ -288,7 +300,12 @@ struct Summary {
     results: Vec<RecordResult>,
 }
 
-fn reply<T: Serialize>(status: StatusCode, request_id: String, data: Option<T>, errors: Vec<ErrorBody>) -> Response {
+fn reply<T: Serialize>(
+    status: StatusCode,
+    request_id: String,
+    data: Option<T>,
+    errors: Vec<ErrorBody>,
+) -> Response {
     let body = Envelope {
         success: status.is_success(),
         data,
@@ -307,7 +324,8 @@ async fn post_events(State(collector): State<Collector>, body: Bytes) -> Respons
     let Some(lines) = split_body(&body) else {
         let error = ErrorBody {
             code: "VALIDATION_ERROR",
-            message: "the body is not JSON: send NDJSON (one event per line) or a JSON array".into(),
+            message: "the body is not JSON: send NDJSON (one event per line) or a JSON array"
+                .into(),
         };
         return reply::<()>(StatusCode::BAD_REQUEST, request_id, None, vec![error]);
     };
@@ -331,9 +349,19 @@ async fn post_events(State(collector): State<Collector>, body: Bytes) -> Respons
             code: "UNAVAILABLE",
             message: "the ingest writer is not running; retry later".into(),
         };
-        reply::<()>(StatusCode::SERVICE_UNAVAILABLE, request_id, None, vec![error])
+        reply::<()>(
+            StatusCode::SERVICE_UNAVAILABLE,
+            request_id,
+            None,
+            vec![error],
+        )
     };
-    if collector.tx.send(Submission { records, reply: tx }).await.is_err() {
+    if collector
+        .tx
+        .send(Submission { records, reply: tx })
+        .await
+        .is_err()
+    {
         return unavailable(request_id);
     }
     let Ok(answer) = rx.await else {
@@ -354,7 +382,12 @@ async fn post_events(State(collector): State<Collector>, body: Bytes) -> Respons
             code: "UNAVAILABLE",
             message: "some records were not stored; resend those with status `retry`".into(),
         };
-        reply(StatusCode::SERVICE_UNAVAILABLE, request_id, Some(summary), vec![error])
+        reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            request_id,
+            Some(summary),
+            vec![error],
+        )
     }
 }
 

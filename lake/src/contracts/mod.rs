@@ -4,8 +4,8 @@
 //! Invariant: a [`Contracts`] registry only holds contracts whose spec tree is well formed and
 //! whose event types are unique.
 
-mod spec;
 mod schema;
+mod spec;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -196,15 +196,33 @@ mod tests {
     #[test]
     fn each_fault_has_its_reason() {
         assert_eq!(reason(json!({"currency": "GBP"})), Reason::MissingField);
-        assert_eq!(reason(json!({"amount_minor": null, "currency": "GBP"})), Reason::MissingField);
-        assert_eq!(reason(json!({"amount_minor": "5", "currency": "GBP"})), Reason::WrongType);
-        assert_eq!(reason(json!({"amount_minor": 1.5, "currency": "GBP"})), Reason::WrongType);
-        assert_eq!(reason(json!({"amount_minor": 0, "currency": "GBP"})), Reason::OutOfRange);
-        assert_eq!(reason(json!({"amount_minor": 1, "currency": "XYZ"})), Reason::InvalidValue);
+        assert_eq!(
+            reason(json!({"amount_minor": null, "currency": "GBP"})),
+            Reason::MissingField
+        );
+        assert_eq!(
+            reason(json!({"amount_minor": "5", "currency": "GBP"})),
+            Reason::WrongType
+        );
+        assert_eq!(
+            reason(json!({"amount_minor": 1.5, "currency": "GBP"})),
+            Reason::WrongType
+        );
+        assert_eq!(
+            reason(json!({"amount_minor": 0, "currency": "GBP"})),
+            Reason::OutOfRange
+        );
+        assert_eq!(
+            reason(json!({"amount_minor": 1, "currency": "XYZ"})),
+            Reason::InvalidValue
+        );
         let nested = json!({"amount_minor": 1, "currency": "GBP", "skills": [{"level": 9}]});
         let violation = check(nested).unwrap_err();
         assert_eq!(violation.reason, Reason::OutOfRange);
-        assert!(violation.message.contains("payload.skills[0].level"), "{violation}");
+        assert!(
+            violation.message.contains("payload.skills[0].level"),
+            "{violation}"
+        );
     }
 
     #[test]
@@ -235,7 +253,10 @@ mod tests {
             "analysis.failed",
             "audit.logged",
         ] {
-            assert!(contracts.get(event_type).is_some(), "no contract for {event_type}");
+            assert!(
+                contracts.get(event_type).is_some(),
+                "no contract for {event_type}"
+            );
         }
     }
 

@@ -18,7 +18,10 @@ pub fn data_type(spec: &Spec) -> DataType {
         Kind::Date => DataType::Date32,
         Kind::Object => DataType::Struct(fields(spec.fields.as_deref().unwrap_or_default())),
         Kind::List => {
-            let item = spec.items.as_deref().expect("lists have items (checked at load)");
+            let item = spec
+                .items
+                .as_deref()
+                .expect("lists have items (checked at load)");
             DataType::List(Arc::new(Field::new("item", data_type(item), true)))
         }
     }

@@ -12,7 +12,11 @@ use crate::reason::{Reason, Violation};
 
 /// Checks the fields of `object` against `fields`. Fields not in the contract are allowed
 /// (producers may be ahead of us) and are kept in the stored payload.
-pub fn check_fields(fields: &[Spec], object: &Map<String, Value>, path: &str) -> Result<(), Violation> {
+pub fn check_fields(
+    fields: &[Spec],
+    object: &Map<String, Value>,
+    path: &str,
+) -> Result<(), Violation> {
     for spec in fields {
         let name = spec.name();
         let here = join(path, name);
@@ -69,7 +73,11 @@ fn check_value(spec: &Spec, value: &Value, here: &str) -> Result<(), Violation> 
             {
                 return Err(Violation::new(
                     Reason::InvalidValue,
-                    format!("{here}: {:?} is not one of {}", truncate(s), allowed.join(", ")),
+                    format!(
+                        "{here}: {:?} is not one of {}",
+                        truncate(s),
+                        allowed.join(", ")
+                    ),
                 ));
             }
             Ok(())
@@ -89,11 +97,17 @@ fn check_value(spec: &Spec, value: &Value, here: &str) -> Result<(), Violation> 
         }
         (Kind::List, Value::Array(items)) => {
             check_length(spec, items.len(), here)?;
-            let item_spec = spec.items.as_deref().expect("lists have items (checked at load)");
+            let item_spec = spec
+                .items
+                .as_deref()
+                .expect("lists have items (checked at load)");
             for (i, item) in items.iter().enumerate() {
                 let at = format!("{here}[{i}]");
                 if item.is_null() {
-                    return Err(Violation::new(Reason::WrongType, format!("{at}: null item")));
+                    return Err(Violation::new(
+                        Reason::WrongType,
+                        format!("{at}: null item"),
+                    ));
                 }
                 check_value(item_spec, item, &at)?;
             }

@@ -10,15 +10,21 @@ use rand::{Rng, SeedableRng};
 /// Everything that identifies the final content of both bronze tables.
 async fn content(lake: &Path) -> anyhow::Result<(Vec<Vec<String>>, Vec<Vec<String>>)> {
     let events = rows(lake, "SELECT event_id, source_position, event_type, payload FROM bronze.events ORDER BY source_position").await?;
-    let rejected = rows(lake, "SELECT source_position, reason, raw FROM bronze.events_rejected ORDER BY source_position").await?;
+    let rejected = rows(
+        lake,
+        "SELECT source_position, reason, raw FROM bronze.events_rejected ORDER BY source_position",
+    )
+    .await?;
     Ok((events, rejected))
 }
 
 fn ingest(lake: &Path, file: &Path) -> std::process::Command {
     let mut cmd = eventlake(lake);
     // Small flushes: many commits, so kills land before, between and inside them.
-    cmd.args(["ingest", "file", "--flush-records", "700"]).arg(file);
-    cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    cmd.args(["ingest", "file", "--flush-records", "400"])
+        .arg(file);
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
     cmd
 }
 
@@ -26,14 +32,21 @@ fn ingest(lake: &Path, file: &Path) -> std::process::Command {
 async fn sigkill_at_random_moments_never_loses_or_doubles() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("e.ndjson");
-    let lines = eventlake_tests::workload(&file, 12_000, 11, 0.05)?;
+    let lines = eventlake_tests::workload(&file, 30_000, 11, 0.05)?;
 
     let reference_lake = dir.path().join("reference");
+    let started = std::time::Instant::now();
     run_ok(&mut ingest(&reference_lake, &file))?;
+    // Kill moments are drawn over the length of an uninterrupted run, whatever this
+    // machine's speed, so they land before, between and inside commits.
+    let run_millis = (started.elapsed().as_millis() as u64).max(50);
     let reference = content(&reference_lake).await?;
     assert_eq!(reference.0.len() + reference.1.len(), lines.len());
 
-    let seed: u64 = std::env::var("EVENTLAKE_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(2026);
+    let seed: u64 = std::env::var("EVENTLAKE_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2026);
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut total_kills = 0;
     for round in 0..20 {
@@ -41,7 +54,7 @@ async fn sigkill_at_random_moments_never_loses_or_doubles() -> anyhow::Result<()
         let mut kills = 0;
         loop {
             let mut child = ingest(&lake, &file).spawn()?;
-            let wait = Duration::from_millis(rng.random_range(30..900));
+            let wait = Duration::from_millis(rng.random_range(10..run_millis));
             let deadline = std::time::Instant::now() + wait;
             let finished = loop {
                 if let Some(status) = child.try_wait()? {
@@ -54,7 +67,10 @@ async fn sigkill_at_random_moments_never_loses_or_doubles() -> anyhow::Result<()
             };
             match finished {
                 Some(status) => {
-                    assert!(status.success(), "round {round}: ingest failed after {kills} kills");
+                    assert!(
+                        status.success(),
+                        "round {round}: ingest failed after {kills} kills"
+                    );
                     break;
                 }
                 None => {
@@ -67,10 +83,24 @@ async fn sigkill_at_random_moments_never_loses_or_doubles() -> anyhow::Result<()
         }
         total_kills += kills;
         let got = content(&lake).await?;
-        assert_eq!(got.0.len(), reference.0.len(), "round {round} ({kills} kills, seed {seed}): events differ in count");
-        assert_eq!(got.1.len(), reference.1.len(), "round {round} ({kills} kills, seed {seed}): rejects differ in count");
-        assert!(got == reference, "round {round} ({kills} kills, seed {seed}): tables differ from the uninterrupted run");
+        assert_eq!(
+            got.0.len(),
+            reference.0.len(),
+            "round {round} ({kills} kills, seed {seed}): events differ in count"
+        );
+        assert_eq!(
+            got.1.len(),
+            reference.1.len(),
+            "round {round} ({kills} kills, seed {seed}): rejects differ in count"
+        );
+        assert!(
+            got == reference,
+            "round {round} ({kills} kills, seed {seed}): tables differ from the uninterrupted run"
+        );
     }
-    assert!(total_kills >= 20, "only {total_kills} kills in 20 rounds: the test did not exercise crashes");
+    assert!(
+        total_kills >= 20,
+        "only {total_kills} kills in 20 rounds: the test did not exercise crashes"
+    );
     Ok(())
 }

@@ -10,56 +10,114 @@ async fn generated_workload_lands_exactly_once() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("e.ndjson");
     let lake = dir.path().join("lake");
-    run_ok(eventlake(&lake).args(["generate", "--events", "200000", "--seed", "7", "--bad-ratio", "0.02", "--out"]).arg(&file))?;
+    run_ok(
+        eventlake(&lake)
+            .args([
+                "generate",
+                "--events",
+                "200000",
+                "--seed",
+                "7",
+                "--bad-ratio",
+                "0.02",
+                "--out",
+            ])
+            .arg(&file),
+    )?;
     let text = std::fs::read(&file)?;
-    let lines = text.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count() as i64;
+    let lines = text
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count() as i64;
     assert_eq!(lines, 200_000);
 
     // The generator is reproducible: the same config in-process gives the same bytes, and
     // tells which lines are bad and why.
     let expected = eventlake_tests::workload(&dir.path().join("again.ndjson"), 200_000, 7, 0.02)?;
-    assert_eq!(std::fs::read(dir.path().join("again.ndjson"))?, text, "generator is not reproducible");
+    assert_eq!(
+        std::fs::read(dir.path().join("again.ndjson"))?,
+        text,
+        "generator is not reproducible"
+    );
 
     run_ok(eventlake(&lake).args(["ingest", "file"]).arg(&file))?;
     let events = scalar(&lake, "SELECT count(*) FROM bronze.events").await?;
     let rejected = scalar(&lake, "SELECT count(*) FROM bronze.events_rejected").await?;
-    assert_eq!(events + rejected, lines, "events {events} + rejected {rejected} != lines");
+    assert_eq!(
+        events + rejected,
+        lines,
+        "events {events} + rejected {rejected} != lines"
+    );
     let distinct = scalar(&lake, "SELECT count(DISTINCT event_id) FROM bronze.events").await?;
     assert_eq!(distinct, events, "event_id is not unique in bronze.events");
 
     // Each line that the generator spoiled is rejected with the reason of its fault, at its
     // byte offset; every good line is accepted.
-    let rejects: HashMap<String, String> = rows(&lake, "SELECT source_position, reason FROM bronze.events_rejected")
-        .await?
-        .into_iter()
-        .map(|r| (r[0].clone(), r[1].clone()))
-        .collect();
+    let rejects: HashMap<String, String> = rows(
+        &lake,
+        "SELECT source_position, reason FROM bronze.events_rejected",
+    )
+    .await?
+    .into_iter()
+    .map(|r| (r[0].clone(), r[1].clone()))
+    .collect();
     let mut offset = 0usize;
     let mut kinds_seen = std::collections::BTreeSet::new();
     for line in &expected {
         let got = rejects.get(&offset.to_string());
         match &line.bad {
             Some(kind) => {
-                assert_eq!(got.map(String::as_str), Some(kind.reason_code()), "line at byte {offset}: {}", String::from_utf8_lossy(&line.bytes));
+                assert_eq!(
+                    got.map(String::as_str),
+                    Some(kind.reason_code()),
+                    "line at byte {offset}: {}",
+                    String::from_utf8_lossy(&line.bytes)
+                );
                 kinds_seen.insert(kind.reason_code());
             }
-            None => assert!(got.is_none(), "good line at byte {offset} rejected as {got:?}: {}", String::from_utf8_lossy(&line.bytes)),
+            None => assert!(
+                got.is_none(),
+                "good line at byte {offset} rejected as {got:?}: {}",
+                String::from_utf8_lossy(&line.bytes)
+            ),
         }
         offset += line.bytes.len() + 1;
     }
-    assert_eq!(kinds_seen.len(), 6, "not every kind of bad record was planted: {kinds_seen:?}");
+    assert_eq!(
+        kinds_seen.len(),
+        6,
+        "not every kind of bad record was planted: {kinds_seen:?}"
+    );
 
     // Ingesting the same file again changes nothing: no new rows, no new commits.
     let versions = |lake: std::path::PathBuf| async move {
-        let count = |dir: &str| std::fs::read_dir(lake.join(dir).join("_delta_log")).map(|d| d.count()).unwrap_or(0);
+        let count = |dir: &str| {
+            std::fs::read_dir(lake.join(dir).join("_delta_log"))
+                .map(|d| d.count())
+                .unwrap_or(0)
+        };
         (count("bronze/events"), count("bronze/events_rejected"))
     };
     let before = versions(lake.clone()).await;
     let second = run_ok(eventlake(&lake).args(["ingest", "file"]).arg(&file))?;
-    assert!(String::from_utf8_lossy(&second.stdout).contains("offered 0 records"), "{}", String::from_utf8_lossy(&second.stdout));
-    assert_eq!(versions(lake.clone()).await, before, "a second ingest wrote commits");
-    assert_eq!(scalar(&lake, "SELECT count(*) FROM bronze.events").await?, events);
-    assert_eq!(scalar(&lake, "SELECT count(*) FROM bronze.events_rejected").await?, rejected);
+    assert!(
+        String::from_utf8_lossy(&second.stdout).contains("offered 0 records"),
+        "{}",
+        String::from_utf8_lossy(&second.stdout)
+    );
+    assert_eq!(
+        versions(lake.clone()).await,
+        before,
+        "a second ingest wrote commits"
+    );
+    assert_eq!(
+        scalar(&lake, "SELECT count(*) FROM bronze.events").await?,
+        events
+    );
+    assert_eq!(
+        scalar(&lake, "SELECT count(*) FROM bronze.events_rejected").await?,
+        rejected
+    );
     Ok(())
 }
 
@@ -71,13 +129,26 @@ async fn sql_command_lists_tables_and_writes_csv() -> anyhow::Result<()> {
     eventlake_tests::workload(&file, 2_000, 3, 0.05)?;
     run_ok(eventlake(&lake).args(["ingest", "file"]).arg(&file))?;
     let tables = run_ok(eventlake(&lake).args(["sql", "SHOW TABLES", "--format", "csv"]))?;
-    assert_eq!(String::from_utf8(tables.stdout)?, "table_name\nbronze.events\nbronze.events_rejected\n");
-    let json = run_ok(eventlake(&lake).args(["sql", "SELECT count(*) AS n FROM bronze.events", "--format", "json"]))?;
+    assert_eq!(
+        String::from_utf8(tables.stdout)?,
+        "table_name\nbronze.events\nbronze.events_rejected\n"
+    );
+    let json = run_ok(eventlake(&lake).args([
+        "sql",
+        "SELECT count(*) AS n FROM bronze.events",
+        "--format",
+        "json",
+    ]))?;
     let parsed: serde_json::Value = serde_json::from_slice(&json.stdout)?;
     assert!(parsed[0]["n"].as_i64().unwrap() > 1_000, "{parsed}");
-    let bad = eventlake(&lake).args(["sql", "SELECT nope FROM bronze.events"]).output()?;
+    let bad = eventlake(&lake)
+        .args(["sql", "SELECT nope FROM bronze.events"])
+        .output()?;
     assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("nope"), "error does not name the column");
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("nope"),
+        "error does not name the column"
+    );
     Ok(())
 }
 
@@ -89,7 +160,15 @@ async fn a_quiet_source_still_flushes_on_age() -> anyhow::Result<()> {
     let source = dir.path().join("e.ndjson");
     let lines = eventlake_tests::workload(&source, 10, 5, 0.0)?;
     let mut child = eventlake(&lake)
-        .args(["ingest", "file", "-", "--source-id", "quiet", "--flush-age-ms", "300"])
+        .args([
+            "ingest",
+            "file",
+            "-",
+            "--source-id",
+            "quiet",
+            "--flush-age-ms",
+            "300",
+        ])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .spawn()?;
@@ -103,7 +182,9 @@ async fn a_quiet_source_still_flushes_on_age() -> anyhow::Result<()> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let mut landed = 0;
     while std::time::Instant::now() < deadline {
-        landed = scalar(&lake, "SELECT count(*) FROM bronze.events").await.unwrap_or(0);
+        landed = scalar(&lake, "SELECT count(*) FROM bronze.events")
+            .await
+            .unwrap_or(0);
         if landed == 10 {
             break;
         }

@@ -11,7 +11,10 @@ fn python() -> String {
         .args(["-c", "import deltalake, pyarrow"])
         .status()
         .is_ok_and(|s| s.success());
-    assert!(ok, "{candidate} lacks the deltalake package: run the tests through .ci/run, or set EVENTLAKE_TEST_PYTHON to a python with `pip install deltalake pyarrow`");
+    assert!(
+        ok,
+        "{candidate} lacks the deltalake package: run the tests through .ci/run, or set EVENTLAKE_TEST_PYTHON to a python with `pip install deltalake pyarrow`"
+    );
     candidate
 }
 
@@ -31,17 +34,38 @@ async fn python_deltalake_reads_both_tables() -> anyhow::Result<()> {
     let file = dir.path().join("e.ndjson");
     let lake = dir.path().join("lake");
     eventlake_tests::workload(&file, 5_000, 9, 0.05)?;
-    run_ok(eventlake(&lake).args(["ingest", "file", "--flush-records", "1000"]).arg(&file))?;
-    let output = run_ok(std::process::Command::new(python).args(["-c", READ]).arg(&lake))?;
+    run_ok(
+        eventlake(&lake)
+            .args(["ingest", "file", "--flush-records", "1000"])
+            .arg(&file),
+    )?;
+    let output = run_ok(
+        std::process::Command::new(python)
+            .args(["-c", READ])
+            .arg(&lake),
+    )?;
     let read: serde_json::Value = serde_json::from_slice(&output.stdout)?;
     let events = scalar(&lake, "SELECT count(*) FROM bronze.events").await?;
     let rejected = scalar(&lake, "SELECT count(*) FROM bronze.events_rejected").await?;
     assert_eq!(read["events"]["rows"].as_i64(), Some(events), "{read}");
-    assert_eq!(read["events_rejected"]["rows"].as_i64(), Some(rejected), "{read}");
+    assert_eq!(
+        read["events_rejected"]["rows"].as_i64(),
+        Some(rejected),
+        "{read}"
+    );
     assert_eq!(events + rejected, 5_000);
     let columns = read["events"]["columns"].to_string();
-    for column in ["event_id", "payload", "occurred_at", "event_date", "source_position"] {
-        assert!(columns.contains(column), "python does not see {column}: {columns}");
+    for column in [
+        "event_id",
+        "payload",
+        "occurred_at",
+        "event_date",
+        "source_position",
+    ] {
+        assert!(
+            columns.contains(column),
+            "python does not see {column}: {columns}"
+        );
     }
     Ok(())
 }
