@@ -145,7 +145,7 @@ pub struct SqlArgs {
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Number of events to generate and ingest.
-    #[arg(long, default_value_t = 300_000)]
+    #[arg(long, default_value_t = 2_000_000)]
     pub events: u64,
     /// Random seed of the workload.
     #[arg(long, default_value_t = 7)]

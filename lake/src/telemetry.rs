@@ -13,8 +13,13 @@ pub enum LogFormat {
 
 /// Installs the global subscriber; a second call is a no-op.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(
+    // An empty RUST_LOG counts as unset.
+    let from_env = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    let filter = from_env
+        .map(EnvFilter::new)
+        .unwrap_or_else(|| EnvFilter::new(
             "warn,eventlake=info,eventlake_ingest=info,eventlake_lake=info,buoyant_kernel=off,deltalake_core::writer::stats=error",
         ));
     let builder = tracing_subscriber::fmt()

@@ -24,6 +24,7 @@ const DUCKDB_SCRIPT: &str = r#"
 import sys, time, duckdb
 src, out = sys.argv[1], sys.argv[2]
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
 started = time.perf_counter()
 con.execute(f"""COPY (SELECT *, CAST(occurred_at AS DATE) AS event_date
                       FROM read_json('{src}', format='newline_delimited'))
@@ -168,6 +169,10 @@ fn run_duckdb(python: &PathBuf, input: &Path, out: &Path) -> Result<Duration> {
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    let seconds: f64 = String::from_utf8_lossy(&output.stdout).trim().parse()?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().last().unwrap_or_default().trim();
+    let seconds: f64 = last
+        .parse()
+        .with_context(|| format!("DuckDB script printed {stdout:?}, not its time"))?;
     Ok(Duration::from_secs_f64(seconds))
 }

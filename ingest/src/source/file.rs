@@ -25,6 +25,9 @@ pub const KEY: &str = "offset";
 /// Bytes read per chunk.
 const CHUNK: usize = 4 * 1024 * 1024;
 
+/// Decoded chunks that may wait for the ingestor (bounds memory to about 16 × 4 MiB of input).
+const READ_AHEAD: usize = 16;
+
 /// What to read.
 #[derive(Debug, Clone)]
 pub struct FileInput {
@@ -72,7 +75,8 @@ pub async fn ingest(
     report.total_bytes = total;
     tracing::info!(source_id, offset, "ingesting file");
 
-    let (tx, mut rx) = mpsc::channel::<std::io::Result<(Vec<Decoded>, u64)>>(2);
+    // Deep enough that decoding continues while a flush encodes and commits.
+    let (tx, mut rx) = mpsc::channel::<std::io::Result<(Vec<Decoded>, u64)>>(READ_AHEAD);
     let contracts = ingestor.contracts();
     let max_bytes = config.max_record_bytes;
     let reading = tokio::task::spawn_blocking(move || {
@@ -190,7 +194,7 @@ fn split_and_decode(
             }
         };
         let chunk: Bytes = carry.split_to(complete).freeze();
-        let mut decoded = Vec::new();
+        let mut records = Vec::new();
         let mut at = 0;
         while at < chunk.len() {
             let end = chunk[at..]
@@ -210,11 +214,12 @@ fn split_and_decode(
                     seq: Some((offset + end as u64) as i64),
                     position: (offset + at as u64).to_string(),
                 };
-                decoded.push(decode(record, contracts, max_bytes));
+                records.push(record);
             }
             at = end;
         }
         offset += chunk.len() as u64;
+        let decoded = decode_all(records, contracts, max_bytes);
         if (!decoded.is_empty() || eof) && tx.blocking_send(Ok((decoded, offset))).is_err() {
             return;
         }
@@ -222,6 +227,33 @@ fn split_and_decode(
             return;
         }
     }
+}
+
+/// Decodes records on two threads: decoding is the most expensive step of ingest and
+/// independent per record; order is kept.
+fn decode_all(records: Vec<Record>, contracts: &Contracts, max_bytes: usize) -> Vec<Decoded> {
+    if records.len() < 2048 {
+        return records
+            .into_iter()
+            .map(|r| decode(r, contracts, max_bytes))
+            .collect();
+    }
+    let mut first = records;
+    let second = first.split_off(first.len() / 2);
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| {
+            second
+                .into_iter()
+                .map(|r| decode(r, contracts, max_bytes))
+                .collect::<Vec<_>>()
+        });
+        let mut decoded: Vec<Decoded> = first
+            .into_iter()
+            .map(|r| decode(r, contracts, max_bytes))
+            .collect();
+        decoded.extend(other.join().expect("decoding does not panic"));
+        decoded
+    })
 }
 
 /// Reads the committed checkpoint of a file source without ingesting (for status output).

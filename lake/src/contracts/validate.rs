@@ -4,23 +4,82 @@
 //! the declared kind, and every constraint (enum, range, length) met; the first problem found
 //! is reported with its JSON path, so the message says exactly what to fix.
 
+use std::fmt;
+
 use chrono::{DateTime, NaiveDate};
 use serde_json::{Map, Value};
 
 use super::spec::{Kind, Spec};
 use crate::reason::{Reason, Violation};
 
-/// Checks the fields of `object` against `fields`. Fields not in the contract are allowed
-/// (producers may be ahead of us) and are kept in the stored payload.
+/// Where a value sits in the payload; rendered (`payload.skills[2].level`) only when a
+/// violation is reported, so valid records allocate nothing for paths.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    parent: Option<&'a At<'a>>,
+    step: Step<'a>,
+}
+
+#[derive(Clone, Copy)]
+enum Step<'a> {
+    Root(&'a str),
+    Field(&'a str),
+    Item(usize),
+}
+
+impl<'a> At<'a> {
+    fn field(&'a self, name: &'a str) -> At<'a> {
+        At {
+            parent: Some(self),
+            step: Step::Field(name),
+        }
+    }
+
+    fn item(&'a self, index: usize) -> At<'a> {
+        At {
+            parent: Some(self),
+            step: Step::Item(index),
+        }
+    }
+}
+
+impl fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(parent) = self.parent {
+            parent.fmt(f)?;
+        }
+        match self.step {
+            Step::Root(name) => f.write_str(name),
+            Step::Field(name) if self.parent.is_some() => write!(f, ".{name}"),
+            Step::Field(name) => f.write_str(name),
+            Step::Item(i) => write!(f, "[{i}]"),
+        }
+    }
+}
+
+/// Checks the fields of `object` against `fields`; `path` names the object in messages.
+/// Fields not in the contract are allowed (producers may be ahead of us) and are kept in the
+/// stored payload.
 pub fn check_fields(
     fields: &[Spec],
     object: &Map<String, Value>,
     path: &str,
 ) -> Result<(), Violation> {
+    let root = At {
+        parent: None,
+        step: Step::Root(path),
+    };
+    check_object(fields, object, &root)
+}
+
+fn check_object(
+    fields: &[Spec],
+    object: &Map<String, Value>,
+    at: &At<'_>,
+) -> Result<(), Violation> {
     for spec in fields {
-        let name = spec.name();
-        let here = join(path, name);
-        match object.get(name) {
+        let here = at.field(spec.name());
+        match object.get(spec.name()) {
             None | Some(Value::Null) if spec.required => {
                 return Err(Violation::new(
                     Reason::MissingField,
@@ -34,15 +93,7 @@ pub fn check_fields(
     Ok(())
 }
 
-fn join(path: &str, name: &str) -> String {
-    if path.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{path}.{name}")
-    }
-}
-
-fn wrong_type(spec: &Spec, value: &Value, here: &str) -> Violation {
+fn wrong_type(spec: &Spec, value: &Value, here: &At<'_>) -> Violation {
     let found = match value {
         Value::Null => "null".to_owned(),
         Value::Bool(b) => format!("boolean {b}"),
@@ -64,10 +115,12 @@ fn truncate(s: &str) -> &str {
     }
 }
 
-fn check_value(spec: &Spec, value: &Value, here: &str) -> Result<(), Violation> {
+fn check_value(spec: &Spec, value: &Value, here: &At<'_>) -> Result<(), Violation> {
     match (spec.kind, value) {
         (Kind::String, Value::String(s)) => {
-            check_length(spec, s.chars().count(), here)?;
+            if spec.min_length.is_some() || spec.max_length.is_some() {
+                check_length(spec, s.chars().count(), here)?;
+            }
             if let Some(allowed) = &spec.allowed
                 && !allowed.iter().any(|a| a == s)
             {
@@ -93,7 +146,7 @@ fn check_value(spec: &Spec, value: &Value, here: &str) -> Result<(), Violation> 
             Ok(())
         }
         (Kind::Object, Value::Object(map)) => {
-            check_fields(spec.fields.as_deref().unwrap_or_default(), map, here)
+            check_object(spec.fields.as_deref().unwrap_or_default(), map, here)
         }
         (Kind::List, Value::Array(items)) => {
             check_length(spec, items.len(), here)?;
@@ -102,7 +155,7 @@ fn check_value(spec: &Spec, value: &Value, here: &str) -> Result<(), Violation> 
                 .as_deref()
                 .expect("lists have items (checked at load)");
             for (i, item) in items.iter().enumerate() {
-                let at = format!("{here}[{i}]");
+                let at = here.item(i);
                 if item.is_null() {
                     return Err(Violation::new(
                         Reason::WrongType,
@@ -117,7 +170,7 @@ fn check_value(spec: &Spec, value: &Value, here: &str) -> Result<(), Violation> 
     }
 }
 
-fn check_range(spec: &Spec, x: f64, here: &str) -> Result<(), Violation> {
+fn check_range(spec: &Spec, x: f64, here: &At<'_>) -> Result<(), Violation> {
     let below = spec.min.is_some_and(|min| x < min);
     let above = spec.max.is_some_and(|max| x > max);
     if below || above || x.is_nan() {
@@ -135,7 +188,7 @@ fn check_range(spec: &Spec, x: f64, here: &str) -> Result<(), Violation> {
     Ok(())
 }
 
-fn check_length(spec: &Spec, len: usize, here: &str) -> Result<(), Violation> {
+fn check_length(spec: &Spec, len: usize, here: &At<'_>) -> Result<(), Violation> {
     let short = spec.min_length.is_some_and(|min| len < min);
     let long = spec.max_length.is_some_and(|max| len > max);
     if short || long {
