@@ -26,6 +26,44 @@ fn utc_timestamps() -> TimestampMicrosecondBuilder {
     TimestampMicrosecondBuilder::new().with_timezone("UTC")
 }
 
+/// The provenance columns both tables share: `source_id`, `source_key`, `source_position`,
+/// `ingested_at`, in that order.
+struct Provenance {
+    source_id: StringBuilder,
+    source_key: StringBuilder,
+    source_position: StringBuilder,
+    ingested_at: TimestampMicrosecondBuilder,
+}
+
+impl Default for Provenance {
+    fn default() -> Self {
+        Self {
+            source_id: StringBuilder::new(),
+            source_key: StringBuilder::new(),
+            source_position: StringBuilder::new(),
+            ingested_at: utc_timestamps(),
+        }
+    }
+}
+
+impl Provenance {
+    fn push(&mut self, record: &Record, origin: &Origin<'_>) {
+        self.source_id.append_value(origin.source_id);
+        self.source_key.append_value(&*record.key);
+        self.source_position.append_value(&record.position);
+        self.ingested_at.append_value(origin.ingested_at);
+    }
+
+    fn finish(&mut self) -> [ArrayRef; 4] {
+        [
+            Arc::new(self.source_id.finish()),
+            Arc::new(self.source_key.finish()),
+            Arc::new(self.source_position.finish()),
+            Arc::new(self.ingested_at.finish()),
+        ]
+    }
+}
+
 /// Rows for `bronze.events`.
 pub struct EventRows {
     event_id: StringBuilder,
@@ -36,10 +74,7 @@ pub struct EventRows {
     occurred_at: TimestampMicrosecondBuilder,
     schema_version: Int32Builder,
     payload: StringBuilder,
-    source_id: StringBuilder,
-    source_key: StringBuilder,
-    source_position: StringBuilder,
-    ingested_at: TimestampMicrosecondBuilder,
+    provenance: Provenance,
     event_date: Date32Builder,
     rows: usize,
 }
@@ -55,10 +90,7 @@ impl Default for EventRows {
             occurred_at: utc_timestamps(),
             schema_version: Int32Builder::new(),
             payload: StringBuilder::new(),
-            source_id: StringBuilder::new(),
-            source_key: StringBuilder::new(),
-            source_position: StringBuilder::new(),
-            ingested_at: utc_timestamps(),
+            provenance: Provenance::default(),
             event_date: Date32Builder::new(),
             rows: 0,
         }
@@ -77,10 +109,7 @@ impl EventRows {
         // The payload slice came out of a JSON parser, so it is valid UTF-8.
         self.payload
             .append_value(std::str::from_utf8(&event.payload).unwrap_or_default());
-        self.source_id.append_value(origin.source_id);
-        self.source_key.append_value(&*record.key);
-        self.source_position.append_value(&record.position);
-        self.ingested_at.append_value(origin.ingested_at);
+        self.provenance.push(record, origin);
         self.event_date.append_value(event.event_date());
         self.rows += 1;
     }
@@ -95,7 +124,7 @@ impl EventRows {
 
     /// Takes the buffered rows as one batch, leaving the buffer empty.
     pub fn finish(&mut self) -> RecordBatch {
-        let columns: Vec<ArrayRef> = vec![
+        let mut columns: Vec<ArrayRef> = vec![
             Arc::new(self.event_id.finish()),
             Arc::new(self.event_type.finish()),
             Arc::new(self.source.finish()),
@@ -104,12 +133,9 @@ impl EventRows {
             Arc::new(self.occurred_at.finish()),
             Arc::new(self.schema_version.finish()),
             Arc::new(self.payload.finish()),
-            Arc::new(self.source_id.finish()),
-            Arc::new(self.source_key.finish()),
-            Arc::new(self.source_position.finish()),
-            Arc::new(self.ingested_at.finish()),
-            Arc::new(self.event_date.finish()),
         ];
+        columns.extend(self.provenance.finish());
+        columns.push(Arc::new(self.event_date.finish()));
         self.rows = 0;
         RecordBatch::try_new(tables::events_schema(), columns)
             .expect("columns are built to the bronze.events schema")
@@ -124,10 +150,7 @@ pub struct RejectedRows {
     event_id: StringBuilder,
     event_type: StringBuilder,
     tenant_id: StringBuilder,
-    source_id: StringBuilder,
-    source_key: StringBuilder,
-    source_position: StringBuilder,
-    ingested_at: TimestampMicrosecondBuilder,
+    provenance: Provenance,
     ingest_date: Date32Builder,
     rows: usize,
 }
@@ -141,10 +164,7 @@ impl Default for RejectedRows {
             event_id: StringBuilder::new(),
             event_type: StringBuilder::new(),
             tenant_id: StringBuilder::new(),
-            source_id: StringBuilder::new(),
-            source_key: StringBuilder::new(),
-            source_position: StringBuilder::new(),
-            ingested_at: utc_timestamps(),
+            provenance: Provenance::default(),
             ingest_date: Date32Builder::new(),
             rows: 0,
         }
@@ -165,10 +185,7 @@ impl RejectedRows {
         self.event_id.append_option(hints.event_id.as_deref());
         self.event_type.append_option(hints.event_type.as_deref());
         self.tenant_id.append_option(hints.tenant_id.as_deref());
-        self.source_id.append_value(origin.source_id);
-        self.source_key.append_value(&*record.key);
-        self.source_position.append_value(&record.position);
-        self.ingested_at.append_value(origin.ingested_at);
+        self.provenance.push(record, origin);
         self.ingest_date
             .append_value(origin.ingested_at.div_euclid(86_400_000_000) as i32);
         self.rows += 1;
@@ -184,19 +201,16 @@ impl RejectedRows {
 
     /// Takes the buffered rows as one batch, leaving the buffer empty.
     pub fn finish(&mut self) -> RecordBatch {
-        let columns: Vec<ArrayRef> = vec![
+        let mut columns: Vec<ArrayRef> = vec![
             Arc::new(self.raw.finish()),
             Arc::new(self.reason.finish()),
             Arc::new(self.message.finish()),
             Arc::new(self.event_id.finish()),
             Arc::new(self.event_type.finish()),
             Arc::new(self.tenant_id.finish()),
-            Arc::new(self.source_id.finish()),
-            Arc::new(self.source_key.finish()),
-            Arc::new(self.source_position.finish()),
-            Arc::new(self.ingested_at.finish()),
-            Arc::new(self.ingest_date.finish()),
         ];
+        columns.extend(self.provenance.finish());
+        columns.push(Arc::new(self.ingest_date.finish()));
         self.rows = 0;
         RecordBatch::try_new(tables::rejected_schema(), columns)
             .expect("columns are built to the bronze.events_rejected schema")

@@ -25,25 +25,8 @@ pub struct Record {
     pub position: String,
 }
 
-/// An accepted envelope, owning its fields; `payload` is a slice of the record's bytes.
-#[derive(Debug, Clone)]
-pub struct Event {
-    pub event_id: String,
-    pub event_type: String,
-    pub source: String,
-    pub tenant_id: String,
-    pub subject_id: String,
-    pub occurred_at: i64,
-    pub schema_version: i32,
-    pub payload: Bytes,
-}
-
-impl Event {
-    /// The UTC day of `occurred_at`, as days since the epoch (Arrow `Date32`).
-    pub fn event_date(&self) -> i32 {
-        self.occurred_at.div_euclid(86_400_000_000) as i32
-    }
-}
+/// An accepted envelope; `payload` is a slice of the record's bytes.
+pub type Event = envelope::Event<Bytes>;
 
 /// A record after the stateless part of ingest: decoding and contract validation.
 #[derive(Debug, Clone)]
@@ -67,15 +50,7 @@ pub fn decode(record: Record, contracts: &Contracts, max_bytes: usize) -> Decode
             outcome: Err((violation, Hints::default())),
         };
     }
-    let outcome = envelope::decode(&record.bytes, contracts).map(|e| Event {
-        payload: record.bytes.slice_ref(e.payload.as_bytes()),
-        event_id: e.event_id,
-        event_type: e.event_type,
-        source: e.source,
-        tenant_id: e.tenant_id,
-        subject_id: e.subject_id,
-        occurred_at: e.occurred_at,
-        schema_version: e.schema_version,
-    });
+    let outcome = envelope::decode(&record.bytes, contracts)
+        .map(|e| e.map_payload(|p| record.bytes.slice_ref(p.as_bytes())));
     Decoded { record, outcome }
 }

@@ -17,9 +17,10 @@ use crate::reason::{Reason, Violation};
 /// Longest accepted identifier (`event_id`, `tenant_id`, …), in characters.
 pub const MAX_ID_CHARS: usize = 256;
 
-/// A record that passed validation. `payload` is the JSON text exactly as the producer sent it.
+/// A record that passed validation. `payload` is the JSON text exactly as the producer sent
+/// it: borrowed from the record as decoded (`&str`), or any owner of those bytes.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Event<'a> {
+pub struct Event<P> {
     pub event_id: String,
     pub event_type: String,
     pub source: String,
@@ -28,7 +29,28 @@ pub struct Event<'a> {
     /// Microseconds since the Unix epoch, UTC.
     pub occurred_at: i64,
     pub schema_version: i32,
-    pub payload: &'a str,
+    pub payload: P,
+}
+
+impl<P> Event<P> {
+    /// The UTC day of `occurred_at`, as days since the epoch (Arrow `Date32`).
+    pub fn event_date(&self) -> i32 {
+        self.occurred_at.div_euclid(86_400_000_000) as i32
+    }
+
+    /// The same event with its payload converted (e.g. to an owned slice).
+    pub fn map_payload<Q>(self, f: impl FnOnce(P) -> Q) -> Event<Q> {
+        Event {
+            event_id: self.event_id,
+            event_type: self.event_type,
+            source: self.source,
+            tenant_id: self.tenant_id,
+            subject_id: self.subject_id,
+            occurred_at: self.occurred_at,
+            schema_version: self.schema_version,
+            payload: f(self.payload),
+        }
+    }
 }
 
 /// Envelope fields as they arrive; a JSON `null` reads as absent.
@@ -73,7 +95,10 @@ pub struct Hints {
 }
 
 /// Decodes and validates one record.
-pub fn decode<'a>(bytes: &'a [u8], contracts: &Contracts) -> Result<Event<'a>, (Violation, Hints)> {
+pub fn decode<'a>(
+    bytes: &'a [u8],
+    contracts: &Contracts,
+) -> Result<Event<&'a str>, (Violation, Hints)> {
     let raw: Raw<'a> =
         serde_json::from_slice(bytes).map_err(|e| (not_parsed(bytes, &e), Hints::default()))?;
     let hints = Hints {
@@ -93,7 +118,7 @@ pub fn decode<'a>(bytes: &'a [u8], contracts: &Contracts) -> Result<Event<'a>, (
     check(&raw, contracts).map_err(|v| (v, hints))
 }
 
-fn check<'a>(raw: &Raw<'a>, contracts: &Contracts) -> Result<Event<'a>, Violation> {
+fn check<'a>(raw: &Raw<'a>, contracts: &Contracts) -> Result<Event<&'a str>, Violation> {
     let present = [
         raw.event_id,
         raw.event_type,

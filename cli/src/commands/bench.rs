@@ -138,20 +138,16 @@ fn infer(input: &Path) -> Result<SchemaRef> {
 
 fn envelope_schema() -> SchemaRef {
     use arrow::datatypes::{DataType, Field};
-    Arc::new(Schema::new(
-        [
-            "event_id",
-            "event_type",
-            "source",
-            "tenant_id",
-            "subject_id",
-            "occurred_at",
-        ]
-        .into_iter()
-        .map(|n| Field::new(n, DataType::Utf8, true))
-        .chain([Field::new("schema_version", DataType::Int64, true)])
-        .collect::<Vec<_>>(),
-    ))
+    use eventlake_lake::envelope::ENVELOPE_FIELDS;
+    let fields = ENVELOPE_FIELDS
+        .iter()
+        .filter_map(|name| match *name {
+            "schema_version" => Some(Field::new(*name, DataType::Int64, true)),
+            "payload" => None,
+            _ => Some(Field::new(*name, DataType::Utf8, true)),
+        })
+        .collect::<Vec<_>>();
+    Arc::new(Schema::new(fields))
 }
 
 fn run_duckdb(python: &PathBuf, input: &Path, out: &Path) -> Result<Duration> {

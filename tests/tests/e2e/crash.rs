@@ -98,7 +98,9 @@ async fn sigkill_at_random_moments_never_loses_or_doubles() -> anyhow::Result<()
             "round {round} ({kills} kills, seed {seed}): tables differ from the uninterrupted run"
         );
     }
-    println!("{total_kills} SIGKILLs over 20 rounds (seed {seed}, uninterrupted run {run_millis} ms)");
+    println!(
+        "{total_kills} SIGKILLs over 20 rounds (seed {seed}, uninterrupted run {run_millis} ms)"
+    );
     assert!(
         total_kills >= 20,
         "only {total_kills} kills in 20 rounds: the test did not exercise crashes"
