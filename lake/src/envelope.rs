@@ -9,7 +9,6 @@ use std::borrow::Cow;
 use chrono::DateTime;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
 
 use crate::contracts::Contracts;
 use crate::reason::{Reason, Violation};
@@ -150,8 +149,12 @@ fn check<'a>(raw: &Raw<'a>, contracts: &Contracts) -> Result<Event<&'a str>, Vio
     let occurred_at = timestamp(raw.occurred_at.expect("checked above"))?;
     let schema_version = version(raw.schema_version.expect("checked above"))?;
     let payload_raw = raw.payload.expect("checked above");
-    let payload: Map<String, Value> = serde_json::from_str(payload_raw.get())
-        .map_err(|_| Violation::new(Reason::WrongType, "payload: expected an object"))?;
+    if !payload_raw.get().starts_with('{') {
+        return Err(Violation::new(
+            Reason::WrongType,
+            format!("payload: expected an object, found {}", payload_raw.get()),
+        ));
+    }
     let contract = contracts.get(&event_type).ok_or_else(|| {
         Violation::new(
             Reason::UnknownEventType,
@@ -167,7 +170,7 @@ fn check<'a>(raw: &Raw<'a>, contracts: &Contracts) -> Result<Event<&'a str>, Vio
             ),
         ));
     }
-    contract.validate(&payload)?;
+    contract.validate(payload_raw.get())?;
     Ok(Event {
         event_id,
         event_type,
@@ -257,7 +260,7 @@ fn version(v: &RawValue) -> Result<i32, Violation> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn contracts() -> Contracts {
         Contracts::from_texts([(

@@ -13,10 +13,9 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use arrow::datatypes::Schema;
-use serde_json::{Map, Value};
 
 pub use spec::{ContractFile, Kind, Spec};
-pub use validate::check_fields;
+pub use validate::check_json;
 
 use crate::error::{Error, Result};
 use crate::reason::Violation;
@@ -59,9 +58,9 @@ impl Contract {
         })
     }
 
-    /// Validates a payload object against this contract.
-    pub fn validate(&self, payload: &Map<String, Value>) -> Result<(), Violation> {
-        check_fields(&self.fields, payload, "payload")
+    /// Validates the JSON text of a payload object against this contract.
+    pub fn validate(&self, payload: &str) -> Result<(), Violation> {
+        check_json(&self.fields, payload, "payload")
     }
 }
 
@@ -150,7 +149,7 @@ impl Contracts {
 mod tests {
     use super::*;
     use crate::reason::Reason;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     const DONATION: &str = r#"
         event_type = "test.donation"
@@ -180,7 +179,7 @@ mod tests {
 
     fn check(payload: Value) -> Result<(), Violation> {
         let contract = Contract::parse("test", DONATION).unwrap();
-        contract.validate(payload.as_object().unwrap())
+        contract.validate(&payload.to_string())
     }
 
     fn reason(payload: Value) -> Reason {
@@ -222,6 +221,26 @@ mod tests {
         assert!(
             violation.message.contains("payload.skills[0].level"),
             "{violation}"
+        );
+    }
+
+    #[test]
+    fn lists_nulls_and_unknown_fields() {
+        let base = |skills: Value| json!({"amount_minor": 5, "currency": "EUR", "skills": skills});
+        assert_eq!(reason(base(json!([null]))), Reason::WrongType);
+        assert_eq!(reason(base(json!("welding"))), Reason::WrongType);
+        assert_eq!(reason(base(json!([{"level": "high"}]))), Reason::WrongType);
+        assert_eq!(reason(base(json!([{}]))), Reason::MissingField);
+        check(base(json!(null))).unwrap();
+        let mut extra = base(json!([]));
+        extra["note"] = json!({"deep": [1, {"x": null}]});
+        check(extra).unwrap();
+        let huge = json!({"amount_minor": u64::MAX, "currency": "GBP"});
+        assert_eq!(reason(huge), Reason::WrongType);
+        let contract = Contract::parse("test", DONATION).unwrap();
+        assert_eq!(
+            contract.validate("[1]").unwrap_err().reason,
+            Reason::WrongType
         );
     }
 
