@@ -188,7 +188,7 @@ fn split_and_decode(
         let complete = if eof {
             carry.len()
         } else {
-            match carry.iter().rposition(|b| *b == b'\n') {
+            match memchr::memrchr(b'\n', &carry) {
                 Some(i) => i + 1,
                 None => continue,
             }
@@ -197,10 +197,7 @@ fn split_and_decode(
         let mut records = Vec::new();
         let mut at = 0;
         while at < chunk.len() {
-            let end = chunk[at..]
-                .iter()
-                .position(|b| *b == b'\n')
-                .map_or(chunk.len(), |i| at + i + 1);
+            let end = memchr::memchr(b'\n', &chunk[at..]).map_or(chunk.len(), |i| at + i + 1);
             let mut line = &chunk[at..end];
             while let Some((last, rest)) = line.split_last()
                 && (*last == b'\n' || *last == b'\r')

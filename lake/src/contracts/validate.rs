@@ -347,7 +347,12 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
 }
 
 fn check_string(spec: &Spec, s: &str, here: &At<'_>) -> Result<(), Violation> {
-    if spec.min_length.is_some() || spec.max_length.is_some() {
+    // A string has between len/4 and len characters: count them only when that range
+    // straddles a bound.
+    let surely_short = spec.min_length.is_some_and(|min| s.len() < min);
+    let maybe_short = spec.min_length.is_some_and(|min| s.len() / 4 < min);
+    let maybe_long = spec.max_length.is_some_and(|max| s.len() > max);
+    if surely_short || maybe_short || maybe_long {
         check_length(spec, s.chars().count(), here)?;
     }
     if let Some(allowed) = &spec.allowed
