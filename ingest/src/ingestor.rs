@@ -19,7 +19,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use eventlake_lake::deltalake::DeltaTable;
 use eventlake_lake::deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
@@ -233,11 +233,6 @@ impl Ingestor {
         self.contracts
     }
 
-    /// The configuration in force.
-    pub fn config(&self) -> &IngestConfig {
-        &self.config
-    }
-
     fn app_id(&self, key: &str) -> String {
         format!("eventlake/{}/{key}", self.source_id)
     }
@@ -349,11 +344,6 @@ impl Ingestor {
                 *entry = (seq, record.position.clone());
             }
         }
-    }
-
-    /// Buffered records (accepted and rejected).
-    pub fn buffered(&self) -> usize {
-        self.pending.records()
     }
 
     /// Whether the count or size trigger has fired.
@@ -531,11 +521,6 @@ impl Ingestor {
         for (date, id) in &pending.ids {
             self.seen.remove(*date, *id);
         }
-    }
-
-    /// How long the current window has been open.
-    pub fn age(&self) -> Option<Duration> {
-        self.pending.since.map(|t| t.elapsed())
     }
 }
 

@@ -253,12 +253,6 @@ fn decode_all(records: Vec<Record>, contracts: &Contracts, max_bytes: usize) -> 
     })
 }
 
-/// Reads the committed checkpoint of a file source without ingesting (for status output).
-pub async fn committed_offset(lake: &Lake, input: &FileInput, config: IngestConfig) -> Result<i64> {
-    let mut ingestor = Ingestor::open(lake, &input.source_id()?, config).await?;
-    ingestor.resume(KEY).await
-}
-
 /// Whether `path` names standard input.
 pub fn is_stdin(path: &Path) -> bool {
     path.as_os_str() == "-"
