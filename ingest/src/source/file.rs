@@ -33,7 +33,8 @@ const READ_AHEAD: usize = 16;
 pub struct FileInput {
     /// `None` reads standard input.
     pub path: Option<PathBuf>,
-    /// Names the checkpoint; defaults to `file:<absolute path>` (or `stdin`).
+    /// Names the checkpoint; defaults to `file:<absolute path>#<hash of the first line>` (or
+    /// `stdin`).
     pub source_id: Option<String>,
 }
 
@@ -45,14 +46,33 @@ impl FileInput {
         match &self.path {
             None => Ok("stdin".to_owned()),
             Some(path) => {
-                let path = path.canonicalize().map_err(|source| Error::Read {
+                let read_err = |source| Error::Read {
                     path: path.clone(),
                     source,
-                })?;
-                Ok(format!("file:{}", path.display()))
+                };
+                let absolute = path.canonicalize().map_err(read_err)?;
+                let head = first_line(path).map_err(read_err)?;
+                let mut hasher = std::hash::DefaultHasher::new();
+                std::hash::Hash::hash(&head, &mut hasher);
+                let fingerprint = std::hash::Hasher::finish(&hasher);
+                Ok(format!("file:{}#{fingerprint:016x}", absolute.display()))
             }
         }
     }
+}
+
+/// The file's first complete line (at most 64 KiB of it). Part of the default source id, so a
+/// file replaced by another at the same path starts from its beginning instead of resuming at
+/// the old file's offset, while a file that only grows keeps its checkpoint.
+fn first_line(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut head = Vec::new();
+    std::fs::File::open(path)?
+        .take(64 * 1024)
+        .read_to_end(&mut head)?;
+    Ok(match memchr::memchr(b'\n', &head) {
+        Some(end) => head[..end].to_vec(),
+        None => Vec::new(),
+    })
 }
 
 /// Ingests the input from its committed checkpoint to its end, calling `progress` after each

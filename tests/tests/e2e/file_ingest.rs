@@ -195,3 +195,50 @@ async fn a_quiet_source_still_flushes_on_age() -> anyhow::Result<()> {
     assert_eq!(landed, 10, "the age trigger did not flush a quiet source");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_that_grows_resumes_and_a_replaced_file_starts_over() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let lake = dir.path().join("lake");
+    let file = dir.path().join("e.ndjson");
+    let lines = eventlake_tests::workload(&dir.path().join("all.ndjson"), 3_000, 13, 0.0)?;
+    let write = |range: std::ops::Range<usize>| {
+        let mut text = Vec::new();
+        for line in &lines[range] {
+            text.extend_from_slice(&line.bytes);
+            text.push(b'\n');
+        }
+        text
+    };
+    std::fs::write(&file, write(0..1_000))?;
+    run_ok(eventlake(&lake).args(["ingest", "file"]).arg(&file))?;
+    // Appended lines: the same source, resumed at its offset.
+    std::fs::write(&file, write(0..2_000))?;
+    let grown = run_ok(eventlake(&lake).args(["ingest", "file"]).arg(&file))?;
+    assert!(
+        String::from_utf8_lossy(&grown.stdout).contains("offered 1000 records: 1000 accepted"),
+        "{}",
+        String::from_utf8_lossy(&grown.stdout)
+    );
+    // A different file at the same path, longer than the old checkpoint: read from its start.
+    std::fs::write(&file, write(1_000..3_000))?;
+    let replaced = run_ok(eventlake(&lake).args(["ingest", "file"]).arg(&file))?;
+    let out = String::from_utf8_lossy(&replaced.stdout);
+    assert!(
+        out.contains("offered 2000 records: 1000 accepted, 1000 rejected"),
+        "{out}"
+    );
+    assert_eq!(
+        scalar(&lake, "SELECT count(*) FROM bronze.events").await?,
+        3_000
+    );
+    assert_eq!(
+        scalar(
+            &lake,
+            "SELECT count(*) FROM bronze.events_rejected WHERE reason = 'duplicate_event_id'"
+        )
+        .await?,
+        1_000
+    );
+    Ok(())
+}
