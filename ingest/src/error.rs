@@ -54,6 +54,12 @@ pub enum Error {
     #[error("HTTP server failed: {0}")]
     Serve(std::io::Error),
 
+    #[error(
+        "reading standard input needs --source-id NAME: the name of its checkpoint, so that a \
+         re-run of the same stream resumes and a different stream is not mistaken for it"
+    )]
+    StdinNeedsSourceId,
+
     #[error("the ingest task stopped")]
     Stopped,
 }

@@ -84,6 +84,7 @@ struct Table {
     name: TableName,
     delta: DeltaTable,
     writer: RecordBatchWriter,
+    properties: WriterProperties,
 }
 
 impl Table {
@@ -109,13 +110,12 @@ impl Table {
             .set_compression(Compression::ZSTD(level))
             .set_max_row_group_row_count(Some(256 * 1024))
             .build();
-        let writer = RecordBatchWriter::for_table(&delta)
-            .map_err(|e| Error::commit(&name, e))?
-            .with_writer_properties(properties);
+        let writer = Self::writer(&delta, &name, &properties)?;
         Ok(Self {
             name,
             delta,
             writer,
+            properties,
         })
     }
 
@@ -130,8 +130,32 @@ impl Table {
         Ok(version.unwrap_or(-1))
     }
 
-    /// Writes `batch` (if any rows) and commits it with the given checkpoints.
+    fn writer(
+        delta: &DeltaTable,
+        name: &TableName,
+        properties: &WriterProperties,
+    ) -> Result<RecordBatchWriter> {
+        Ok(RecordBatchWriter::for_table(delta)
+            .map_err(|e| Error::commit(name, e))?
+            .with_writer_properties(properties.clone()))
+    }
+
+    /// Writes `batch` (if any rows) and commits it with the given checkpoints. After a
+    /// failure the writer is replaced, so no row of the failed window leaks into the next.
     async fn commit(
+        &mut self,
+        batch: Option<arrow::array::RecordBatch>,
+        txns: Vec<Transaction>,
+        metadata: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<i64> {
+        let result = self.write_and_commit(batch, txns, metadata).await;
+        if result.is_err() {
+            self.writer = Self::writer(&self.delta, &self.name, &self.properties)?;
+        }
+        result
+    }
+
+    async fn write_and_commit(
         &mut self,
         batch: Option<arrow::array::RecordBatch>,
         txns: Vec<Transaction>,
@@ -404,9 +428,26 @@ impl Ingestor {
             rejected: pending.rejected.len(),
             ..Flushed::default()
         };
-        let txns = |this: &Self| {
-            keys.iter()
-                .map(|(k, s, _)| Transaction::new(this.app_id(k), *s))
+        // A checkpoint never moves back: after a crash between the two commits, the replay's
+        // first flush may end below the rejected checkpoint, which must then stay where it is.
+        let advanced: Vec<(Arc<str>, Committed)> = keys
+            .iter()
+            .map(|(k, s, _)| {
+                let c = self.committed.get(k).copied().unwrap_or(Committed {
+                    events: -1,
+                    rejected: -1,
+                });
+                let next = Committed {
+                    events: c.events.max(*s),
+                    rejected: c.rejected.max(*s),
+                };
+                (k.clone(), next)
+            })
+            .collect();
+        let txns = |this: &Self, table: fn(&Committed) -> i64| {
+            advanced
+                .iter()
+                .map(|(k, c)| Transaction::new(this.app_id(k), table(c)))
                 .collect::<Vec<_>>()
         };
         let metadata: serde_json::Map<String, serde_json::Value> = [
@@ -427,7 +468,7 @@ impl Ingestor {
         let needs = |rows: usize| rows > 0 || !keys.is_empty();
         if needs(flushed.rejected) {
             let batch = (!pending.rejected.is_empty()).then(|| pending.rejected.finish());
-            let txns = txns(self);
+            let txns = txns(self, |c| c.rejected);
             match self.rejected.commit(batch, txns, metadata.clone()).await {
                 Ok(v) => flushed.rejected_version = Some(v),
                 Err(error) => {
@@ -438,7 +479,7 @@ impl Ingestor {
         }
         if needs(flushed.events) {
             let batch = (!pending.events.is_empty()).then(|| pending.events.finish());
-            let txns = txns(self);
+            let txns = txns(self, |c| c.events);
             #[cfg(test)]
             if self.fail_events_commit {
                 self.forget(&pending);
@@ -460,15 +501,7 @@ impl Ingestor {
                 }
             }
         }
-        for (key, seq, _) in &keys {
-            self.committed.insert(
-                key.clone(),
-                Committed {
-                    events: *seq,
-                    rejected: *seq,
-                },
-            );
-        }
+        self.committed.extend(advanced);
         debug!(keys = keys.len(), "checkpoints committed");
         Ok(flushed)
     }
@@ -600,8 +633,11 @@ mod tests {
         assert_eq!(count(&lake, "bronze.events_rejected").await, 20);
         assert_eq!(count(&lake, "bronze.events").await, 0);
 
-        // The restart replays from the events checkpoint; rejects are not written again.
-        let outcomes = run(&lake, 50, false).await.unwrap();
+        // The restart replays from the events checkpoint, first flushing below the rejected
+        // checkpoint (which must not move back), then the rest; rejects are not written again.
+        let mut outcomes = run(&lake, 25, false).await.unwrap();
+        assert_eq!(count(&lake, "bronze.events_rejected").await, 20);
+        outcomes.extend(run(&lake, 50, false).await.unwrap());
         assert_eq!(
             outcomes
                 .iter()

@@ -44,7 +44,7 @@ impl FileInput {
             return Ok(id.clone());
         }
         match &self.path {
-            None => Ok("stdin".to_owned()),
+            None => Err(Error::StdinNeedsSourceId),
             Some(path) => {
                 let read_err = |source| Error::Read {
                     path: path.clone(),
@@ -52,13 +52,18 @@ impl FileInput {
                 };
                 let absolute = path.canonicalize().map_err(read_err)?;
                 let head = first_line(path).map_err(read_err)?;
-                let mut hasher = std::hash::DefaultHasher::new();
-                std::hash::Hash::hash(&head, &mut hasher);
-                let fingerprint = std::hash::Hasher::finish(&hasher);
-                Ok(format!("file:{}#{fingerprint:016x}", absolute.display()))
+                Ok(format!("file:{}#{:016x}", absolute.display(), fnv1a(&head)))
             }
         }
     }
+}
+
+/// FNV-1a, 64-bit: a hash fixed by its definition, so source ids stay the same across
+/// toolchains (std's `DefaultHasher` promises no such thing).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// The file's first complete line (at most 64 KiB of it). Part of the default source id, so a
@@ -206,7 +211,23 @@ fn split_and_decode(
         carry.truncate(start + n);
         let eof = n == 0;
         let complete = if eof {
-            carry.len()
+            // A last line without a newline may still be being written: take it only if it
+            // is a whole JSON value, otherwise leave it for the next run.
+            let tail = match memchr::memrchr(b'\n', &carry) {
+                Some(i) => i + 1,
+                None => 0,
+            };
+            let rest = carry[tail..].trim_ascii();
+            if rest.is_empty() || serde_json::from_slice::<serde::de::IgnoredAny>(rest).is_ok() {
+                carry.len()
+            } else {
+                tracing::warn!(
+                    bytes = carry.len() - tail,
+                    "the input ends with an unterminated line that is not JSON; it is left \
+                     for the next run (append a newline to have it quarantined)"
+                );
+                tail
+            }
         } else {
             match memchr::memrchr(b'\n', &carry) {
                 Some(i) => i + 1,
@@ -219,6 +240,9 @@ fn split_and_decode(
         while at < chunk.len() {
             let end = memchr::memchr(b'\n', &chunk[at..]).map_or(chunk.len(), |i| at + i + 1);
             let mut line = &chunk[at..end];
+            if offset == 0 && at == 0 {
+                line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+            }
             while let Some((last, rest)) = line.split_last()
                 && (*last == b'\n' || *last == b'\r')
             {

@@ -218,7 +218,10 @@ async fn answer(ingestor: &mut Ingestor, waiting: &mut Requests) {
                     event_id,
                     message,
                 } = w;
+                // A duplicate may repeat an event of this very window: it is only "stored"
+                // once the events commit landed.
                 let ok = match outcome {
+                    Outcome::Rejected(Reason::DuplicateEventId) => events_ok && rejected_ok,
                     Outcome::Rejected(_) => rejected_ok,
                     _ => events_ok,
                 };
@@ -329,6 +332,16 @@ async fn post_events(State(collector): State<Collector>, body: Bytes) -> Respons
         };
         return reply::<()>(StatusCode::BAD_REQUEST, request_id, None, vec![error]);
     };
+    if lines.is_empty() {
+        let summary = Summary {
+            accepted: 0,
+            duplicates: 0,
+            rejected: 0,
+            retry: 0,
+            results: Vec::new(),
+        };
+        return reply(StatusCode::OK, request_id, Some(summary), vec![]);
+    }
     let key: Arc<str> = Arc::from(request_id.as_str());
     let records: Vec<Decoded> = lines
         .into_iter()

@@ -154,6 +154,11 @@ async fn bad_bodies_get_clear_errors() -> anyhow::Result<()> {
     assert_eq!(broken_array.status(), 400);
     let too_big = client.post(&url).body(vec![b' '; 10_000]).send().await?;
     assert_eq!(too_big.status(), 413);
+    // An empty array is answered at once (nothing to wait for).
+    let empty = client.post(&url).body("[]").send().await?;
+    assert_eq!(empty.status(), 200);
+    let body: serde_json::Value = empty.json().await?;
+    assert_eq!(body["data"]["results"], serde_json::json!([]), "{body}");
     // A bad record inside a good body is quarantined, not a request error.
     let mixed = client.post(&url).body("{\"event_id\": 1}\n").send().await?;
     assert_eq!(mixed.status(), 200);
