@@ -106,7 +106,12 @@ impl Lake {
             .await;
         match created {
             Ok(created) => Ok(created),
-            Err(_) => self.open(table).await,
+            // Another process may have created it first; if not, the creation error is the
+            // one that explains what went wrong.
+            Err(create_error) => self
+                .open(table)
+                .await
+                .map_err(|_| Error::delta(table, create_error)),
         }
     }
 

@@ -84,8 +84,7 @@ pub async fn run(ctx: &Context, args: &DemoArgs) -> Result<()> {
         args.listen,
         path.display()
     );
-    let mut config = ctx.config.ingest.clone();
-    config.flush_age_ms = config.flush_age_ms.min(ingest::HTTP_FLUSH_AGE_MS);
+    let config = ingest::http_config(ctx, &crate::args::FlushArgs::default());
     let listener = eventlake_ingest::error::listen(args.listen).await?;
     http::serve(
         &lake,

@@ -76,9 +76,7 @@ pub fn print_report(report: &Report) {
 
 pub async fn http(ctx: &Context, args: &HttpArgs) -> Result<()> {
     let lake = ctx.lake()?;
-    let mut config = ctx.config.ingest.clone();
-    config.flush_age_ms = config.flush_age_ms.min(HTTP_FLUSH_AGE_MS);
-    let config = args.flush.apply(config);
+    let config = http_config(ctx, &args.flush);
     let http_config = HttpConfig {
         max_body_bytes: args.max_body_bytes,
     };
@@ -88,7 +86,15 @@ pub async fn http(ctx: &Context, args: &HttpArgs) -> Result<()> {
 }
 
 /// HTTP clients wait for the commit, so the collector flushes sooner than batch sources.
-pub const HTTP_FLUSH_AGE_MS: u64 = 200;
+const HTTP_FLUSH_AGE_MS: u64 = 200;
+
+/// Ingest settings of the HTTP collector: the configured ones with the age trigger capped at
+/// [`HTTP_FLUSH_AGE_MS`], then the command-line overrides.
+pub fn http_config(ctx: &Context, flush: &FlushArgs) -> IngestConfig {
+    let mut config = ctx.config.ingest.clone();
+    config.flush_age_ms = config.flush_age_ms.min(HTTP_FLUSH_AGE_MS);
+    flush.apply(config)
+}
 
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {

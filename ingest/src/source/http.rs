@@ -303,6 +303,19 @@ struct Summary {
     results: Vec<RecordResult>,
 }
 
+impl Summary {
+    fn of(results: Vec<RecordResult>) -> Self {
+        let count = |s: &str| results.iter().filter(|r| r.status == s).count();
+        Self {
+            accepted: count("accepted"),
+            duplicates: count("duplicate"),
+            rejected: count("rejected"),
+            retry: count("retry"),
+            results,
+        }
+    }
+}
+
 fn reply<T: Serialize>(
     status: StatusCode,
     request_id: String,
@@ -333,14 +346,12 @@ async fn post_events(State(collector): State<Collector>, body: Bytes) -> Respons
         return reply::<()>(StatusCode::BAD_REQUEST, request_id, None, vec![error]);
     };
     if lines.is_empty() {
-        let summary = Summary {
-            accepted: 0,
-            duplicates: 0,
-            rejected: 0,
-            retry: 0,
-            results: Vec::new(),
-        };
-        return reply(StatusCode::OK, request_id, Some(summary), vec![]);
+        return reply(
+            StatusCode::OK,
+            request_id,
+            Some(Summary::of(Vec::new())),
+            vec![],
+        );
     }
     let key: Arc<str> = Arc::from(request_id.as_str());
     let records: Vec<Decoded> = lines
@@ -380,14 +391,7 @@ async fn post_events(State(collector): State<Collector>, body: Bytes) -> Respons
     let Ok(answer) = rx.await else {
         return unavailable(request_id);
     };
-    let count = |s: &str| answer.results.iter().filter(|r| r.status == s).count();
-    let summary = Summary {
-        accepted: count("accepted"),
-        duplicates: count("duplicate"),
-        rejected: count("rejected"),
-        retry: count("retry"),
-        results: answer.results,
-    };
+    let summary = Summary::of(answer.results);
     if answer.durable {
         reply(StatusCode::OK, request_id, Some(summary), vec![])
     } else {
