@@ -19,7 +19,7 @@ fn python() -> String {
 }
 
 // `os._exit` after printing: deltalake's Python bindings sometimes abort during interpreter
-// teardown ("terminate called without an active exception", seen here about 1 run in 10),
+// teardown ("terminate called without an active exception", seen here once in 7 runs),
 // after the tables were read and the answer printed.
 const READ: &str = r#"
 import os, sys, json, deltalake
