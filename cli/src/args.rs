@@ -49,7 +49,10 @@ pub enum Command {
     Ingest(IngestCommand),
     /// Run a SQL query over every lake table (`layer.name`); `SHOW TABLES` lists them.
     Sql(SqlArgs),
-    /// Generate a workload, ingest it, show what landed, then collect more over HTTP.
+    /// Run, list, inspect and schedule the jobs that build silver and gold tables.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+    /// Generate a workload, ingest it, run the jobs, show the results, then collect more over HTTP.
     Demo(DemoArgs),
     /// Benchmarks, each beside its reference in one run.
     #[command(subcommand)]
@@ -156,6 +159,59 @@ pub struct DemoArgs {
     /// Where the demo's HTTP collector listens.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ProjectArgs {
+    /// Load job definitions from this folder (`*.toml` and `*.sql`) instead of the built-in set.
+    #[arg(long, env = "EVENTLAKE_JOBS_DIR")]
+    pub jobs_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// List the jobs in dependency order with their output, strategy, inputs and schedule.
+    List(ProjectArgs),
+    /// Run jobs (all, or the selected ones) in dependency order.
+    Run(JobsRunArgs),
+    /// The last run of each job, from ops.job_runs.
+    Status(ProjectArgs),
+    /// Run jobs by their cron schedules until Ctrl-C.
+    Schedule(ProjectArgs),
+    /// Print a SQL job's query with its placeholders filled in (for a full rebuild).
+    Compile(JobsCompileArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct JobsRunArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Jobs to run: `name`, `name+` (with descendants), `+name` (with ancestors); repeatable.
+    #[arg(long, short)]
+    pub select: Vec<String>,
+    /// Rebuild every selected output from all input rows.
+    #[arg(long)]
+    pub full_refresh: bool,
+    /// Backfill from this day (YYYY-MM-DD), instead of what changed since the last run.
+    #[arg(long)]
+    pub from: Option<chrono::NaiveDate>,
+    /// Backfill up to this day (inclusive).
+    #[arg(long)]
+    pub to: Option<chrono::NaiveDate>,
+    /// The day jobs treat as today (recency, lifecycle windows); default: today (UTC).
+    #[arg(long)]
+    pub as_of: Option<chrono::NaiveDate>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct JobsCompileArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// The job.
+    pub name: String,
+    /// The day `{{ as_of }}` stands for; default: today (UTC).
+    #[arg(long)]
+    pub as_of: Option<chrono::NaiveDate>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -59,6 +59,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Ingest(IngestCommand::File(args)) => commands::ingest::file(&ctx, &args).await,
         Command::Ingest(IngestCommand::Http(args)) => commands::ingest::http(&ctx, &args).await,
         Command::Sql(args) => commands::sql::run(&ctx, &args).await,
+        Command::Jobs(command) => commands::jobs::run(&ctx, command).await,
         Command::Demo(args) => commands::demo::run(&ctx, &args).await,
         Command::Bench(args::BenchCommand::Ingest(args)) => {
             commands::bench::ingest(&ctx, &args).await

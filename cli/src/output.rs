@@ -33,3 +33,28 @@ pub fn print(batches: &[RecordBatch], format: Format) -> Result<()> {
     }
     Ok(())
 }
+
+/// Prints rows of text under headers as a table.
+pub fn print_rows(headers: &[&str], rows: &[Vec<String>]) -> Result<()> {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    let schema = Arc::new(Schema::new(
+        headers
+            .iter()
+            .map(|h| Field::new(*h, DataType::Utf8, false))
+            .collect::<Vec<_>>(),
+    ));
+    let columns: Vec<ArrayRef> = (0..headers.len())
+        .map(|i| {
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r[i].as_str()),
+            )) as ArrayRef
+        })
+        .collect();
+    let batch = RecordBatch::try_new(schema, columns)?;
+    println!("{}", pretty_format_batches(&[batch])?);
+    Ok(())
+}

@@ -15,24 +15,44 @@ use crate::tables::TableName;
 
 /// A session with every lake table registered; `SHOW TABLES` lists them.
 pub async fn session(lake: &Lake) -> Result<SessionContext> {
-    let config = SessionConfig::new()
-        .with_information_schema(true)
-        .with_default_catalog_and_schema("lake", "public")
-        .with_create_default_catalog_and_schema(true);
-    let ctx = SessionContext::new_with_config(config);
+    let ctx = empty_session();
     for table in lake.tables().await? {
         register(&ctx, lake, &table).await?;
     }
     Ok(ctx)
 }
 
+/// A session with no tables, configured like [`session`]: catalog `lake`, strings read from
+/// Parquet as plain `Utf8` (what the Delta writer takes back without a cast).
+pub fn empty_session() -> SessionContext {
+    let mut config = SessionConfig::new()
+        .with_information_schema(true)
+        .with_default_catalog_and_schema("lake", "public")
+        .with_create_default_catalog_and_schema(true);
+    config
+        .options_mut()
+        .execution
+        .parquet
+        .schema_force_view_types = false;
+    SessionContext::new_with_config(config)
+}
+
 /// Registers (or re-registers at its latest version) one table in a session.
 pub async fn register(ctx: &SessionContext, lake: &Lake, table: &TableName) -> Result<()> {
+    let delta = lake.open(table).await?;
+    register_delta(ctx, table, &delta).await
+}
+
+/// Registers an opened table at the version it was opened at, as `layer.name`.
+pub async fn register_delta(
+    ctx: &SessionContext,
+    table: &TableName,
+    delta: &deltalake::DeltaTable,
+) -> Result<()> {
     let catalog = ctx.catalog("lake").expect("created with the session");
     if catalog.schema(&table.layer).is_none() {
         catalog.register_schema(&table.layer, Arc::new(MemorySchemaProvider::new()))?;
     }
-    let delta = lake.open(table).await?;
     delta
         .update_datafusion_session(&ctx.state())
         .map_err(|e| Error::delta(table, e))?;

@@ -152,6 +152,20 @@ impl Lake {
         Ok(found)
     }
 
+    /// Writes a small file at `path` below the lake root (e.g. run summaries), replacing it.
+    pub async fn put(&self, path: &str, bytes: Vec<u8>) -> Result<()> {
+        use object_store::ObjectStoreExt;
+        let store = self.store()?;
+        store
+            .put(&object_store::path::Path::from(path), bytes.into())
+            .await
+            .map_err(|source| Error::Storage {
+                uri: format!("{}{path}", self.root),
+                source: Box::new(source),
+            })?;
+        Ok(())
+    }
+
     fn store(&self) -> Result<Arc<dyn ObjectStore>> {
         let log_store = logstore_for(&self.root, StorageConfig::default())
             .map_err(|e| Error::delta(&self.root, e))?;

@@ -4,4 +4,5 @@ pub mod bench;
 pub mod demo;
 pub mod generate;
 pub mod ingest;
+pub mod jobs;
 pub mod sql;

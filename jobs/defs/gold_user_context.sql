@@ -1,0 +1,195 @@
+-- Personalisation context: one row per supporter, everything the personalisation agent needs
+-- to address them well, as of {{ as_of }}. Definitions (README, "Personalisation context"):
+--   periods      CY = (as_of - 12 months, as_of], LY = (as_of - 24 months, as_of - 12 months]
+--   lifecycle    prospect (never gave), new (first gift in CY), retained (gave in CY and LY),
+--                recaptured (gave in CY, not LY, and before LY), lapsed (no gift in CY)
+--   LYBUNT       gave in LY but not in CY; SYBUNT: gave before LY, not in LY nor CY
+--   at_risk      last gift 12-15 months ago; lapsing: 15-24 months ago
+--   RFM          over the active donor base (a gift in the last 24 months), per tenant:
+--                score = ceil(5 * cume_dist) so ties share a score; recency ranks fewer days
+--                higher; monetary is ranked within the supporter's currency
+--   engagement   sum over interactions of weight x 0.5 ^ (age in days / 30)
+--                (agent_chat 3, content_click 2, search 2, page_view 1, email_open 1)
+--   consent      without marketing consent the next best action is service_only and no
+--                causes are suggested
+WITH gifts AS (
+    SELECT tenant_id, subject_id AS supporter_id, event_date, amount_minor, currency,
+           campaign_id, cause, channel, recurring
+    FROM silver.donations
+    WHERE event_date <= {{ as_of }}
+),
+giving AS (
+    SELECT
+        tenant_id, supporter_id,
+        min(event_date) AS first_gift_date,
+        max(event_date) AS last_gift_date,
+        count(*) AS gifts_lifetime,
+        sum(amount_minor) AS lifetime_giving_minor,
+        coalesce(sum(amount_minor) FILTER (WHERE event_date > {{ as_of }} - INTERVAL '12 months'), 0) AS last_12m_giving_minor,
+        count(*) FILTER (WHERE event_date > {{ as_of }} - INTERVAL '12 months') AS gifts_cy,
+        count(*) FILTER (WHERE event_date > {{ as_of }} - INTERVAL '24 months'
+                           AND event_date <= {{ as_of }} - INTERVAL '12 months') AS gifts_ly,
+        count(*) FILTER (WHERE event_date <= {{ as_of }} - INTERVAL '24 months') AS gifts_before_ly,
+        count(*) FILTER (WHERE event_date > {{ as_of }} - INTERVAL '24 months') AS frequency_24m,
+        coalesce(sum(amount_minor) FILTER (WHERE event_date > {{ as_of }} - INTERVAL '24 months'), 0) AS monetary_24m,
+        max(event_date) FILTER (WHERE recurring) AS last_recurring_date,
+        max(currency) AS currency
+    FROM gifts
+    GROUP BY tenant_id, supporter_id
+),
+rfm AS (
+    SELECT
+        tenant_id, supporter_id,
+        CAST(ceil(5 * cume_dist() OVER (PARTITION BY tenant_id ORDER BY {{ as_of }} - last_gift_date DESC)) AS INT) AS recency_score,
+        CAST(ceil(5 * cume_dist() OVER (PARTITION BY tenant_id ORDER BY frequency_24m)) AS INT) AS frequency_score,
+        CAST(ceil(5 * cume_dist() OVER (PARTITION BY tenant_id, currency ORDER BY monetary_24m)) AS INT) AS monetary_score
+    FROM giving
+    WHERE frequency_24m > 0
+),
+cause_totals AS (
+    SELECT tenant_id, supporter_id, cause, sum(amount_minor) AS total
+    FROM gifts WHERE event_date > {{ as_of }} - INTERVAL '24 months'
+    GROUP BY tenant_id, supporter_id, cause
+),
+causes AS (
+    SELECT tenant_id, supporter_id,
+           array_slice(array_agg(cause ORDER BY total DESC, cause), 1, 3) AS top_causes
+    FROM cause_totals GROUP BY tenant_id, supporter_id
+),
+campaign_totals AS (
+    SELECT tenant_id, supporter_id, campaign_id, sum(amount_minor) AS total
+    FROM gifts WHERE event_date > {{ as_of }} - INTERVAL '24 months'
+    GROUP BY tenant_id, supporter_id, campaign_id
+),
+campaigns AS (
+    SELECT tenant_id, supporter_id,
+           array_slice(array_agg(campaign_id ORDER BY total DESC, campaign_id), 1, 3) AS top_campaigns
+    FROM campaign_totals GROUP BY tenant_id, supporter_id
+),
+channel_counts AS (
+    SELECT tenant_id, supporter_id, channel,
+           row_number() OVER (PARTITION BY tenant_id, supporter_id ORDER BY count(*) DESC, channel) AS n
+    FROM gifts GROUP BY tenant_id, supporter_id, channel
+),
+engagement AS (
+    SELECT
+        tenant_id, subject_id AS supporter_id,
+        round(sum(
+            CASE kind WHEN 'agent_chat' THEN 3.0 WHEN 'content_click' THEN 2.0 WHEN 'search' THEN 2.0 ELSE 1.0 END
+            * exp(-ln(2.0) * ({{ as_of }} - event_date) / 30.0)
+        ), 2) AS engagement_score,
+        count(*) FILTER (WHERE event_date > {{ as_of }} - INTERVAL '90 days') AS interactions_90d,
+        max(occurred_at) AS last_interaction_at,
+        array_slice(array_agg(query ORDER BY occurred_at DESC) FILTER (WHERE kind = 'search' AND query IS NOT NULL), 1, 5) AS recent_searches,
+        array_slice(array_agg(message ORDER BY occurred_at DESC) FILTER (WHERE kind = 'agent_chat' AND message IS NOT NULL), 1, 3) AS recent_agent_chats
+    FROM silver.interactions
+    WHERE event_date <= {{ as_of }}
+    GROUP BY tenant_id, subject_id
+),
+people AS (
+    SELECT tenant_id, supporter_id FROM silver.supporters
+    UNION
+    SELECT tenant_id, supporter_id FROM giving
+),
+profile AS (
+    SELECT
+        p.tenant_id, p.supporter_id,
+        s.country, s.registered_at, s.preferred_channel, s.interests,
+        coalesce(s.consent['email'], false) AS consent_email,
+        coalesce(s.consent['sms'], false) AS consent_sms,
+        coalesce(s.consent['post'], false) AS consent_post,
+        coalesce(s.consent['phone'], false) AS consent_phone,
+        coalesce(s.consent['marketing'], false) AS consent_marketing,
+        g.first_gift_date, g.last_gift_date,
+        {{ as_of }} - g.last_gift_date AS days_since_last_gift,
+        coalesce(g.gifts_lifetime, 0) AS gifts_lifetime,
+        coalesce(g.lifetime_giving_minor, 0) AS lifetime_giving_minor,
+        coalesce(g.last_12m_giving_minor, 0) AS last_12m_giving_minor,
+        g.currency,
+        r.recency_score, r.frequency_score, r.monetary_score,
+        CASE
+            WHEN g.supporter_id IS NULL THEN 'prospect'
+            WHEN g.gifts_cy = 0 THEN 'lapsed'
+            WHEN g.gifts_ly > 0 THEN 'retained'
+            WHEN g.gifts_before_ly > 0 THEN 'recaptured'
+            ELSE 'new'
+        END AS lifecycle,
+        coalesce(g.gifts_ly > 0 AND g.gifts_cy = 0, false) AS lybunt,
+        coalesce(g.gifts_before_ly > 0 AND g.gifts_ly = 0 AND g.gifts_cy = 0, false) AS sybunt,
+        coalesce(g.last_gift_date <= {{ as_of }} - INTERVAL '12 months'
+                 AND g.last_gift_date > {{ as_of }} - INTERVAL '15 months', false) AS at_risk,
+        coalesce(g.last_gift_date <= {{ as_of }} - INTERVAL '15 months'
+                 AND g.last_gift_date > {{ as_of }} - INTERVAL '24 months', false) AS lapsing,
+        CASE
+            WHEN g.last_recurring_date > {{ as_of }} - INTERVAL '45 days' THEN 'active'
+            WHEN g.last_recurring_date IS NOT NULL THEN 'lapsed'
+            ELSE 'none'
+        END AS recurring_status,
+        c.top_causes, k.top_campaigns, ch.channel AS top_donation_channel,
+        coalesce(e.engagement_score, 0.0) AS engagement_score,
+        coalesce(e.interactions_90d, 0) AS interactions_90d,
+        e.last_interaction_at, e.recent_searches, e.recent_agent_chats
+    FROM people p
+    LEFT JOIN silver.supporters s ON s.tenant_id = p.tenant_id AND s.supporter_id = p.supporter_id
+    LEFT JOIN giving g ON g.tenant_id = p.tenant_id AND g.supporter_id = p.supporter_id
+    LEFT JOIN rfm r ON r.tenant_id = p.tenant_id AND r.supporter_id = p.supporter_id
+    LEFT JOIN causes c ON c.tenant_id = p.tenant_id AND c.supporter_id = p.supporter_id
+    LEFT JOIN campaigns k ON k.tenant_id = p.tenant_id AND k.supporter_id = p.supporter_id
+    LEFT JOIN channel_counts ch ON ch.tenant_id = p.tenant_id AND ch.supporter_id = p.supporter_id AND ch.n = 1
+    LEFT JOIN engagement e ON e.tenant_id = p.tenant_id AND e.supporter_id = p.supporter_id
+),
+actions AS (
+    SELECT *,
+        CASE
+            WHEN NOT consent_marketing THEN 'service_only'
+            WHEN lifecycle = 'prospect' THEN 'invite_first_gift'
+            WHEN lifecycle = 'new' THEN 'welcome_journey'
+            WHEN lifecycle = 'recaptured' THEN 'welcome_back'
+            WHEN lifecycle = 'retained' AND recurring_status = 'none' AND gifts_lifetime >= 3 THEN 'invite_regular_giving'
+            WHEN lifecycle = 'retained' THEN 'thank_and_update'
+            WHEN lybunt OR at_risk THEN 'reactivation_appeal'
+            ELSE 'win_back'
+        END AS next_best_action
+    FROM profile
+)
+SELECT
+    tenant_id, supporter_id, country, registered_at, preferred_channel, interests,
+    consent_email, consent_sms, consent_post, consent_phone, consent_marketing,
+    first_gift_date, last_gift_date, days_since_last_gift, gifts_lifetime,
+    lifetime_giving_minor, last_12m_giving_minor, currency,
+    recency_score, frequency_score, monetary_score,
+    CASE WHEN recency_score IS NULL THEN NULL
+         ELSE concat(CAST(recency_score AS VARCHAR), CAST(frequency_score AS VARCHAR), CAST(monetary_score AS VARCHAR))
+    END AS rfm_segment,
+    lifecycle, lybunt, sybunt, at_risk, lapsing, recurring_status,
+    top_causes, top_campaigns, top_donation_channel,
+    engagement_score, interactions_90d, last_interaction_at, recent_searches, recent_agent_chats,
+    next_best_action,
+    CASE WHEN consent_marketing THEN coalesce(top_causes, interests) ELSE NULL END AS suggested_causes,
+    concat(
+        'Supporter ', supporter_id,
+        CASE WHEN country IS NULL THEN '' ELSE concat(' (', country, ')') END, '. ',
+        'Lifecycle: ', lifecycle,
+        CASE WHEN recency_score IS NULL THEN '' ELSE concat(', RFM ', CAST(recency_score AS VARCHAR), '-', CAST(frequency_score AS VARCHAR), '-', CAST(monetary_score AS VARCHAR)) END,
+        CASE WHEN lybunt THEN ', LYBUNT' WHEN sybunt THEN ', SYBUNT' ELSE '' END,
+        CASE WHEN at_risk THEN ', at risk' WHEN lapsing THEN ', lapsing' ELSE '' END, '. ',
+        CASE WHEN gifts_lifetime = 0 THEN 'Has not given yet. '
+             ELSE concat(
+                'Gave ', currency, ' ', CAST(last_12m_giving_minor / 100 AS VARCHAR), '.', lpad(CAST(last_12m_giving_minor % 100 AS VARCHAR), 2, '0'),
+                ' in the last 12 months, ', currency, ' ', CAST(lifetime_giving_minor / 100 AS VARCHAR), '.', lpad(CAST(lifetime_giving_minor % 100 AS VARCHAR), 2, '0'),
+                ' over ', CAST(gifts_lifetime AS VARCHAR), ' gift(s); last gift ', CAST(last_gift_date AS VARCHAR),
+                ' (', CAST(days_since_last_gift AS VARCHAR), ' days ago). ')
+        END,
+        CASE recurring_status WHEN 'active' THEN 'Regular giver. ' WHEN 'lapsed' THEN 'Former regular giver. ' ELSE '' END,
+        CASE WHEN top_causes IS NULL THEN '' ELSE concat('Gives to: ', array_to_string(top_causes, ', '), '. ') END,
+        CASE WHEN interests IS NULL THEN '' ELSE concat('Interested in: ', array_to_string(interests, ', '), '. ') END,
+        CASE WHEN preferred_channel IS NULL THEN '' ELSE concat('Prefers ', preferred_channel, '. ') END,
+        'Engagement ', CAST(engagement_score AS VARCHAR), ' (', CAST(interactions_90d AS VARCHAR), ' interactions in 90 days). ',
+        CASE WHEN recent_searches IS NULL THEN '' ELSE concat('Recently searched: ', array_to_string(recent_searches, '; '), '. ') END,
+        CASE WHEN recent_agent_chats IS NULL THEN '' ELSE concat('Recently asked the agent: ', array_to_string(recent_agent_chats, '; '), '. ') END,
+        CASE WHEN consent_marketing THEN concat('Marketing consent: yes; next best action: ', next_best_action, '.')
+             ELSE 'No marketing consent: service messages only, do not suggest appeals.' END
+    ) AS prompt_context,
+    {{ as_of }} AS as_of,
+    {{ run_id }} AS run_id
+FROM actions

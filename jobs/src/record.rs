@@ -1,0 +1,258 @@
+//! Run records: one row per job run in `ops.job_runs`, and `run_results.json` summarising an
+//! invocation. The last successful record of a job is its watermark: the input versions its
+//! published output reflects.
+//!
+//! Invariant: a record is written after its job's publish commit, so a watermark never claims
+//! more than was published; a crash in between only makes the next run redo idempotent work.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::array::{
+    BooleanArray, Date32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use chrono::{DateTime, NaiveDate, Utc};
+use deltalake::protocol::SaveMode;
+use eventlake_lake::{Lake, TableName};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// How a job run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Output published.
+    Success,
+    /// Inputs unchanged since the last successful run: nothing to do.
+    UpToDate,
+    /// The job errored; its output is unchanged.
+    Failed,
+    /// A data test failed; its output is unchanged.
+    TestFailed,
+    /// Not run because a job it depends on did not succeed.
+    Skipped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Success => "success",
+            Status::UpToDate => "up_to_date",
+            Status::Failed => "failed",
+            Status::TestFailed => "test_failed",
+            Status::Skipped => "skipped",
+        }
+    }
+
+    /// Whether the job's output reflects its inputs after this run.
+    pub fn is_ok(self) -> bool {
+        matches!(self, Status::Success | Status::UpToDate)
+    }
+}
+
+/// The outcome of one data test.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestResult {
+    pub name: String,
+    pub passed: bool,
+    /// Rows the test query returned (0 when it passed).
+    pub failures: u64,
+    /// The first failing rows, rendered as text.
+    pub sample: Vec<String>,
+}
+
+/// The record of one job run.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobRun {
+    pub run_id: String,
+    pub job: String,
+    pub status: Status,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub rows_written: u64,
+    pub strategy: String,
+    pub full_refresh: bool,
+    pub window_from: Option<NaiveDate>,
+    pub window_to: Option<NaiveDate>,
+    pub input_versions: BTreeMap<String, u64>,
+    pub output_table: String,
+    pub output_version: Option<u64>,
+    pub tests: Vec<TestResult>,
+    pub warnings: Vec<String>,
+    pub error: Option<String>,
+}
+
+impl JobRun {
+    pub fn duration_ms(&self) -> i64 {
+        (self.finished_at - self.started_at).num_milliseconds()
+    }
+}
+
+/// `ops.job_runs`.
+pub fn table() -> TableName {
+    TableName::new("ops", "job_runs").expect("valid")
+}
+
+fn schema() -> SchemaRef {
+    let ts = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    Arc::new(Schema::new(vec![
+        Field::new("run_id", DataType::Utf8, false),
+        Field::new("job", DataType::Utf8, false),
+        Field::new("status", DataType::Utf8, false),
+        Field::new("started_at", ts.clone(), false),
+        Field::new("finished_at", ts, false),
+        Field::new("duration_ms", DataType::Int64, false),
+        Field::new("rows_written", DataType::Int64, false),
+        Field::new("strategy", DataType::Utf8, false),
+        Field::new("full_refresh", DataType::Boolean, false),
+        Field::new("window_from", DataType::Date32, true),
+        Field::new("window_to", DataType::Date32, true),
+        Field::new("input_versions", DataType::Utf8, false),
+        Field::new("output_table", DataType::Utf8, false),
+        Field::new("output_version", DataType::Int64, true),
+        Field::new("tests", DataType::Utf8, false),
+        Field::new("warnings", DataType::Utf8, false),
+        Field::new("error", DataType::Utf8, true),
+    ]))
+}
+
+fn days(date: Option<NaiveDate>) -> Option<i32> {
+    date.map(|d| (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32)
+}
+
+/// Appends one run record to `ops.job_runs` in its own commit.
+pub async fn append(lake: &Lake, run: &JobRun) -> Result<()> {
+    let micros = |t: DateTime<Utc>| t.timestamp_micros();
+    let batch = RecordBatch::try_new(
+        schema(),
+        vec![
+            Arc::new(StringArray::from(vec![run.run_id.as_str()])),
+            Arc::new(StringArray::from(vec![run.job.as_str()])),
+            Arc::new(StringArray::from(vec![run.status.as_str()])),
+            Arc::new(
+                TimestampMicrosecondArray::from(vec![micros(run.started_at)]).with_timezone("UTC"),
+            ),
+            Arc::new(
+                TimestampMicrosecondArray::from(vec![micros(run.finished_at)]).with_timezone("UTC"),
+            ),
+            Arc::new(Int64Array::from(vec![run.duration_ms()])),
+            Arc::new(Int64Array::from(vec![run.rows_written as i64])),
+            Arc::new(StringArray::from(vec![run.strategy.as_str()])),
+            Arc::new(BooleanArray::from(vec![run.full_refresh])),
+            Arc::new(Date32Array::from(vec![days(run.window_from)])),
+            Arc::new(Date32Array::from(vec![days(run.window_to)])),
+            Arc::new(StringArray::from(vec![json(&run.input_versions)])),
+            Arc::new(StringArray::from(vec![run.output_table.as_str()])),
+            Arc::new(Int64Array::from(vec![run.output_version.map(|v| v as i64)])),
+            Arc::new(StringArray::from(vec![json(&run.tests)])),
+            Arc::new(StringArray::from(vec![json(&run.warnings)])),
+            Arc::new(StringArray::from(vec![run.error.as_deref()])),
+        ],
+    )?;
+    let name = table();
+    let delta = lake
+        .open_or_create(
+            &name,
+            &schema(),
+            &[],
+            "One row per job run: status, rows, versions, tests.",
+        )
+        .await?;
+    delta
+        .write(vec![batch])
+        .with_save_mode(SaveMode::Append)
+        .await
+        .map_err(|e| Error::delta(&name, e))?;
+    Ok(())
+}
+
+fn json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("run records serialise")
+}
+
+/// The latest successful record of each job: its input versions (the watermark).
+pub async fn watermarks(lake: &Lake) -> Result<BTreeMap<String, BTreeMap<String, u64>>> {
+    let mut out = BTreeMap::new();
+    if !lake.tables().await?.contains(&table()) {
+        return Ok(out);
+    }
+    let ctx = eventlake_lake::query::session(lake).await?;
+    let batches = ctx
+        .sql(
+            "SELECT job, input_versions FROM (
+                SELECT job, input_versions,
+                       row_number() OVER (PARTITION BY job ORDER BY finished_at DESC) AS n
+                FROM ops.job_runs WHERE status IN ('success', 'up_to_date')
+             ) WHERE n = 1",
+        )
+        .await?
+        .collect()
+        .await?;
+    for batch in batches {
+        let batch = cast_strings(&batch)?;
+        let jobs = strings(&batch, 0);
+        let versions = strings(&batch, 1);
+        for i in 0..batch.num_rows() {
+            let parsed: BTreeMap<String, u64> =
+                serde_json::from_str(versions.value(i)).map_err(|e| Error::Job {
+                    job: jobs.value(i).to_owned(),
+                    reason: format!("unreadable input_versions in ops.job_runs: {e}"),
+                })?;
+            out.insert(jobs.value(i).to_owned(), parsed);
+        }
+    }
+    Ok(out)
+}
+
+/// Casts every string column (Utf8View from Parquet) to Utf8.
+pub fn cast_strings(batch: &RecordBatch) -> Result<RecordBatch> {
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|c| match c.data_type() {
+            DataType::Utf8View | DataType::LargeUtf8 => arrow::compute::cast(c, &DataType::Utf8),
+            _ => Ok(c.clone()),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let fields: Vec<Field> = batch
+        .schema()
+        .fields()
+        .iter()
+        .zip(&columns)
+        .map(|(f, c)| Field::new(f.name(), c.data_type().clone(), f.is_nullable()))
+        .collect();
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
+}
+
+fn strings(batch: &RecordBatch, i: usize) -> &StringArray {
+    batch
+        .column(i)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .expect("cast to Utf8")
+}
+
+/// `run_results.json`: the invocation's records, written below the lake root.
+#[derive(Debug, Serialize)]
+pub struct RunResults<'a> {
+    pub run_id: &'a str,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub success: bool,
+    pub results: &'a [JobRun],
+}
+
+/// Where `run_results.json` lives, relative to the lake root.
+pub const RUN_RESULTS: &str = "ops/run_results.json";
+
+/// Writes `run_results.json`.
+pub async fn write_results(lake: &Lake, results: &RunResults<'_>) -> Result<()> {
+    let bytes = serde_json::to_vec_pretty(results).expect("run results serialise");
+    lake.put(RUN_RESULTS, bytes).await?;
+    Ok(())
+}
