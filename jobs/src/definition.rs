@@ -261,6 +261,22 @@ impl Job {
     }
 }
 
+impl Job {
+    /// A fingerprint of what the job computes and how it publishes (FNV-1a over its SQL or
+    /// event types and its materialisation); tests and schedule do not count.
+    pub fn fingerprint(&self) -> u64 {
+        let body = match &self.body {
+            Body::Sql(sql) => sql.clone(),
+            Body::Silver { event_types } => event_types.join(","),
+        };
+        let text = format!("{body}\u{0}{:?}\u{0}{}", self.materialization, self.output);
+        // Kept within i64 so it survives the JSON round trip of `input_versions` anywhere.
+        text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        }) >> 1
+    }
+}
+
 /// Parses a cron expression of 5 fields (minute precision) or 6 (with seconds first).
 pub fn parse_cron(text: &str) -> Result<Cron, String> {
     Cron::new(text)

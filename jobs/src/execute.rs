@@ -62,6 +62,10 @@ fn max_date() -> NaiveDate {
 /// Pseudo-input recording the `as_of` day a clock-dependent job was computed for.
 const AS_OF_INPUT: &str = "var:as_of";
 
+/// Pseudo-input recording a fingerprint of the job's definition: a changed definition
+/// rebuilds the output instead of mixing old and new logic.
+const DEFINITION_INPUT: &str = "definition";
+
 struct Outcome {
     status: Status,
     rows: u64,
@@ -162,6 +166,7 @@ async fn attempt(
         inputs.insert(table.to_string(), delta.version().unwrap_or_default());
         opened.insert(table.clone(), delta);
     }
+    inputs.insert(DEFINITION_INPUT.into(), job.fingerprint());
     if let Body::Sql(sql) = &job.body
         && template::uses_as_of(sql)
     {
@@ -353,7 +358,10 @@ async fn plan_window(
         to: max_date(),
         rebuild: true,
     };
-    if options.full_refresh || !output_exists || watermark.is_none() {
+    if options.full_refresh
+        || !output_exists
+        || watermark.and_then(|w| w.get(DEFINITION_INPUT)) != inputs.get(DEFINITION_INPUT)
+    {
         return Ok(Some(full));
     }
     if !job.materialization.strategy.is_incremental() {
@@ -371,7 +379,7 @@ async fn plan_window(
         return Ok(None);
     }
     let mut change = Change::None;
-    for (name, version) in inputs {
+    for (name, version) in inputs.iter().filter(|(n, _)| *n != DEFINITION_INPUT) {
         let since = watermark.get(name).copied();
         let part = match (since, opened.iter().find(|(t, _)| &t.to_string() == name)) {
             (Some(since), _) if since == *version => Change::None,

@@ -20,7 +20,7 @@ pub fn init(format: LogFormat) {
     let filter = from_env
         .map(EnvFilter::new)
         .unwrap_or_else(|| EnvFilter::new(
-            "warn,eventlake=info,eventlake_ingest=info,eventlake_lake=info,buoyant_kernel=off,deltalake_core::writer::stats=error",
+            "warn,eventlake=info,eventlake_ingest=info,eventlake_lake=info,buoyant_kernel=off,deltalake_core::writer::stats=error,deltalake_core::operations::merge=error",
         ));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

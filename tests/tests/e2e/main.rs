@@ -2,5 +2,7 @@
 
 mod crash;
 mod file_ingest;
+mod golden;
 mod http;
+mod jobs;
 mod python_reader;
