@@ -218,6 +218,21 @@ pub struct JobsCompileArgs {
 pub enum BenchCommand {
     /// NDJSON → committed Delta, beside the arrow-json+Parquet ceiling and DuckDB.
     Ingest(BenchIngestArgs),
+    /// The whole job graph on a generated lake, with the gold queries beside DuckDB.
+    Jobs(BenchJobsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchJobsArgs {
+    /// Number of generated events in the lake.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: u64,
+    /// Python interpreter with the `duckdb` package; DuckDB is skipped without one.
+    #[arg(long, env = "EVENTLAKE_BENCH_PYTHON")]
+    pub python: Option<PathBuf>,
+    /// Working directory for the generated file and the lake (default: a temporary folder).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

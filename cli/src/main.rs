@@ -62,7 +62,10 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Jobs(command) => commands::jobs::run(&ctx, command).await,
         Command::Demo(args) => commands::demo::run(&ctx, &args).await,
         Command::Bench(args::BenchCommand::Ingest(args)) => {
-            commands::bench::ingest(&ctx, &args).await
+            commands::bench::ingest::run(&ctx, &args).await
+        }
+        Command::Bench(args::BenchCommand::Jobs(args)) => {
+            commands::bench::jobs::run(&ctx, &args).await
         }
     }
 }

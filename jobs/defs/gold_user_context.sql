@@ -79,11 +79,26 @@ engagement AS (
             * exp(-ln(2.0) * ({{ as_of }} - event_date) / 30.0)
         ), 2) AS engagement_score,
         count(*) FILTER (WHERE event_date > {{ as_of }} - INTERVAL '90 days') AS interactions_90d,
-        max(occurred_at) AS last_interaction_at,
-        array_slice(array_agg(query ORDER BY occurred_at DESC) FILTER (WHERE kind = 'search' AND query IS NOT NULL), 1, 5) AS recent_searches,
-        array_slice(array_agg(message ORDER BY occurred_at DESC) FILTER (WHERE kind = 'agent_chat' AND message IS NOT NULL), 1, 3) AS recent_agent_chats
+        max(occurred_at) AS last_interaction_at
     FROM silver.interactions
     WHERE event_date <= {{ as_of }}
+    GROUP BY tenant_id, subject_id
+),
+-- The latest searches and agent chats: ranked first, so only a handful per supporter are
+-- gathered into lists.
+latest_texts AS (
+    SELECT tenant_id, subject_id, kind, occurred_at, coalesce(query, message) AS text,
+           row_number() OVER (PARTITION BY tenant_id, subject_id, kind ORDER BY occurred_at DESC, event_id) AS n
+    FROM silver.interactions
+    WHERE event_date <= {{ as_of }}
+      AND ((kind = 'search' AND query IS NOT NULL) OR (kind = 'agent_chat' AND message IS NOT NULL))
+),
+recent AS (
+    SELECT tenant_id, subject_id AS supporter_id,
+        array_agg(text ORDER BY n) FILTER (WHERE kind = 'search' AND n <= 5) AS recent_searches,
+        array_agg(text ORDER BY n) FILTER (WHERE kind = 'agent_chat' AND n <= 3) AS recent_agent_chats
+    FROM latest_texts
+    WHERE n <= 5
     GROUP BY tenant_id, subject_id
 ),
 people AS (
@@ -128,7 +143,7 @@ profile AS (
         c.top_causes, k.top_campaigns, ch.channel AS top_donation_channel,
         coalesce(e.engagement_score, 0.0) AS engagement_score,
         coalesce(e.interactions_90d, 0) AS interactions_90d,
-        e.last_interaction_at, e.recent_searches, e.recent_agent_chats
+        e.last_interaction_at, t.recent_searches, t.recent_agent_chats
     FROM people p
     LEFT JOIN silver.supporters s ON s.tenant_id = p.tenant_id AND s.supporter_id = p.supporter_id
     LEFT JOIN giving g ON g.tenant_id = p.tenant_id AND g.supporter_id = p.supporter_id
@@ -137,6 +152,7 @@ profile AS (
     LEFT JOIN campaigns k ON k.tenant_id = p.tenant_id AND k.supporter_id = p.supporter_id
     LEFT JOIN channel_counts ch ON ch.tenant_id = p.tenant_id AND ch.supporter_id = p.supporter_id AND ch.n = 1
     LEFT JOIN engagement e ON e.tenant_id = p.tenant_id AND e.supporter_id = p.supporter_id
+    LEFT JOIN recent t ON t.tenant_id = p.tenant_id AND t.supporter_id = p.supporter_id
 ),
 actions AS (
     SELECT *,

@@ -17,6 +17,9 @@ pub const CANDIDATE: &str = "__candidate";
 /// How many failing rows a result shows.
 const SAMPLE: usize = 5;
 
+/// How much of each failing row a result shows.
+const SAMPLE_CHARS: usize = 300;
+
 fn quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
 }
@@ -98,13 +101,23 @@ pub async fn run(ctx: &SessionContext, test: &DataTest, vars: &Vars) -> Result<T
                     .zip(schema.fields())
                     .map(|(f, field)| format!("{}={}", field.name(), f.value(row)))
                     .collect();
-                sample.push(cells.join(" "));
+                let mut text = cells.join(" ");
+                if text.len() > SAMPLE_CHARS {
+                    let cut = (0..=SAMPLE_CHARS)
+                        .rev()
+                        .find(|i| text.is_char_boundary(*i))
+                        .unwrap_or(0);
+                    text.truncate(cut);
+                    text.push('…');
+                }
+                sample.push(text);
             }
         }
     }
     Ok(TestResult {
         name: test.name.clone(),
         passed: failures == 0,
+        severity: test.severity,
         failures,
         sample,
     })

@@ -84,6 +84,17 @@ impl Strategy {
 pub struct DataTest {
     pub name: String,
     pub check: Check,
+    /// `error` (default) blocks the publish; `warn` is recorded and reported only.
+    pub severity: Severity,
+}
+
+/// Whether a failing data test blocks the publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    #[default]
+    Error,
+    Warn,
 }
 
 /// The kinds of data test.
@@ -152,6 +163,8 @@ struct MaterializationFile {
 #[serde(deny_unknown_fields)]
 struct TestFile {
     name: Option<String>,
+    #[serde(default)]
+    severity: Severity,
     unique: Option<Vec<String>>,
     not_null: Option<Vec<String>>,
     accepted_values: Option<AcceptedValuesFile>,
@@ -330,6 +343,7 @@ impl TestFile {
         Ok(DataTest {
             name: self.name.unwrap_or(default_name),
             check,
+            severity: self.severity,
         })
     }
 }

@@ -18,7 +18,7 @@ pub mod schedule;
 mod silver;
 mod template;
 
-pub use definition::{Body, Check, DataTest, Job, Materialization, Strategy, parse_cron};
+pub use definition::{Body, Check, DataTest, Job, Materialization, Severity, Strategy, parse_cron};
 pub use error::{Error, Result};
 pub use execute::RunOptions;
 pub use project::Project;

@@ -57,6 +57,7 @@ impl Status {
 pub struct TestResult {
     pub name: String,
     pub passed: bool,
+    pub severity: crate::definition::Severity,
     /// Rows the test query returned (0 when it passed).
     pub failures: u64,
     /// The first failing rows, rendered as text.
@@ -82,6 +83,13 @@ pub struct JobRun {
     pub tests: Vec<TestResult>,
     pub warnings: Vec<String>,
     pub error: Option<String>,
+}
+
+impl TestResult {
+    /// A failed test that blocks the publish.
+    pub fn blocks(&self) -> bool {
+        !self.passed && self.severity == crate::definition::Severity::Error
+    }
 }
 
 impl JobRun {
@@ -178,7 +186,8 @@ pub async fn watermarks(lake: &Lake) -> Result<BTreeMap<String, BTreeMap<String,
     if !lake.tables().await?.contains(&table()) {
         return Ok(out);
     }
-    let ctx = eventlake_lake::query::session(lake).await?;
+    let ctx = eventlake_lake::query::empty_session();
+    eventlake_lake::query::register(&ctx, lake, &table()).await?;
     let batches = ctx
         .sql(
             "SELECT job, input_versions FROM (

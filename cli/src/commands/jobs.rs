@@ -151,7 +151,7 @@ pub fn print_summary(runs: &[JobRun]) -> Result<()> {
             run.status.as_str(),
             run.error.as_deref().unwrap_or("")
         );
-        for test in run.tests.iter().filter(|t| !t.passed) {
+        for test in run.tests.iter().filter(|t| t.blocks()) {
             println!(
                 "  test {} failed on {} row(s), e.g.:",
                 test.name, test.failures
@@ -159,6 +159,11 @@ pub fn print_summary(runs: &[JobRun]) -> Result<()> {
             for row in &test.sample {
                 println!("    {row}");
             }
+        }
+    }
+    for run in runs.iter().filter(|r| !r.warnings.is_empty()) {
+        for warning in &run.warnings {
+            println!("warning: {}: {warning}", run.job);
         }
     }
     let ok = runs.iter().filter(|r| r.status.is_ok()).count();

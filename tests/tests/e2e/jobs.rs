@@ -46,7 +46,12 @@ async fn whole_graph_succeeds_is_recorded_and_reruns_write_nothing() -> Result<(
     for record in &records {
         assert_eq!(record[1], "success", "{record:?}");
         let tests: Vec<serde_json::Value> = serde_json::from_str(&record[2])?;
-        assert!(tests.iter().all(|t| t["passed"] == true), "{record:?}");
+        assert!(
+            tests
+                .iter()
+                .all(|t| t["passed"] == true || t["severity"] == "warn"),
+            "{record:?}"
+        );
         tests_run += tests.len();
     }
     assert!(tests_run >= 60, "only {tests_run} data tests ran");

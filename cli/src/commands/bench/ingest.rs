@@ -3,11 +3,11 @@
 //! (b) DuckDB `COPY … TO … (FORMAT parquet, PARTITION_BY …)` through Python, when available.
 
 use std::io::BufReader;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
 use arrow::datatypes::{Schema, SchemaRef};
 use eventlake_ingest::source::file::FileInput;
 use eventlake_lake::Lake;
@@ -32,7 +32,7 @@ con.execute(f"""COPY (SELECT *, CAST(occurred_at AS DATE) AS event_date
 print(time.perf_counter() - started)
 "#;
 
-pub async fn ingest(ctx: &Context, args: &BenchIngestArgs) -> Result<()> {
+pub async fn run(ctx: &Context, args: &BenchIngestArgs) -> Result<()> {
     let dir = match &args.dir {
         Some(dir) => dir.clone(),
         None => std::env::temp_dir().join(format!("eventlake-bench-{}", std::process::id())),
@@ -58,7 +58,17 @@ pub async fn ingest(ctx: &Context, args: &BenchIngestArgs) -> Result<()> {
     let ceiling = run_ceiling(&input, &dir.join("ceiling.parquet"))?;
     let ours = run_ours(ctx, &input, &dir.join("lake")).await?;
     let duckdb = match &args.python {
-        Some(python) => Some(run_duckdb(python, &input, &dir.join("duckdb"))?),
+        Some(python) => {
+            let _ = std::fs::remove_dir_all(dir.join("duckdb"));
+            let out = dir.join("duckdb");
+            let stdout =
+                super::python(python, DUCKDB_SCRIPT, &[input.as_os_str(), out.as_os_str()])?;
+            let last = stdout.lines().last().unwrap_or_default().trim().to_owned();
+            let seconds: f64 = last
+                .parse()
+                .with_context(|| format!("DuckDB script printed {stdout:?}, not its time"))?;
+            Some(Duration::from_secs_f64(seconds))
+        }
         None => None,
     };
 
@@ -148,27 +158,4 @@ fn envelope_schema() -> SchemaRef {
         })
         .collect::<Vec<_>>();
     Arc::new(Schema::new(fields))
-}
-
-fn run_duckdb(python: &PathBuf, input: &Path, out: &Path) -> Result<Duration> {
-    let _ = std::fs::remove_dir_all(out);
-    let output = std::process::Command::new(python)
-        .arg("-c")
-        .arg(DUCKDB_SCRIPT)
-        .arg(input)
-        .arg(out)
-        .output()
-        .with_context(|| format!("running {}", python.display()))?;
-    if !output.status.success() {
-        bail!(
-            "DuckDB run failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let last = stdout.lines().last().unwrap_or_default().trim();
-    let seconds: f64 = last
-        .parse()
-        .with_context(|| format!("DuckDB script printed {stdout:?}, not its time"))?;
-    Ok(Duration::from_secs_f64(seconds))
 }
