@@ -1,16 +1,18 @@
 //! `eventlake demo`: the main job on the embedded default. Generates a workload, ingests it
-//! exactly once, prints what landed, then (unless `--no-serve`) keeps collecting over HTTP.
+//! exactly once, prints what landed, runs the job graph and prints a digest of its results,
+//! then (unless `--no-serve`) keeps collecting over HTTP.
 
 use std::time::Instant;
 
 use anyhow::Result;
+use arrow::array::Array;
 use eventlake_ingest::source::file::FileInput;
 use eventlake_ingest::source::http::{self, HttpConfig};
 use eventlake_workload::WorkloadConfig;
 
 use crate::Context;
-use crate::args::{DemoArgs, Format};
-use crate::commands::{generate, ingest, sql};
+use crate::args::{DemoArgs, Format, JobsRunArgs, ProjectArgs};
+use crate::commands::{generate, ingest, jobs, sql};
 
 pub async fn run(ctx: &Context, args: &DemoArgs) -> Result<()> {
     let lake = ctx.lake()?;
@@ -74,11 +76,13 @@ pub async fn run(ctx: &Context, args: &DemoArgs) -> Result<()> {
         println!("\n(this lake already held the demo's events: nothing was written twice)");
     }
 
+    digest(ctx, &lake).await?;
+
     if args.no_serve {
         return Ok(());
     }
     println!(
-        "\n4. collecting more events at http://{}/v1/events — try:\n   \
+        "\n6. collecting more events at http://{}/v1/events — try:\n   \
          curl -s -XPOST http://{}/v1/events --data-binary @{}\n   Ctrl-C to stop.",
         args.listen,
         args.listen,
@@ -95,4 +99,110 @@ pub async fn run(ctx: &Context, args: &DemoArgs) -> Result<()> {
     )
     .await?;
     Ok(())
+}
+
+/// Step 4 and 5: the job graph as of the day of the latest event, then a digest of the
+/// personalisation context and of that day's metrics.
+async fn digest(ctx: &Context, lake: &eventlake_lake::Lake) -> Result<()> {
+    let latest = sql::execute(
+        lake,
+        "SELECT CAST(max(event_date) AS VARCHAR) FROM bronze.events",
+    )
+    .await?;
+    let as_of = text(&latest, 0, 0)
+        .and_then(|d| d.parse::<chrono::NaiveDate>().ok())
+        .unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let args = JobsRunArgs {
+        project: ProjectArgs { jobs_dir: None },
+        select: Vec::new(),
+        full_refresh: false,
+        from: None,
+        to: None,
+        as_of: Some(as_of),
+    };
+    let started = Instant::now();
+    let runs = jobs::run_jobs(ctx, &args, true).await?;
+    println!(
+        "\n4. job graph as of {as_of} (the day of the latest event): {} jobs in {:.1} s \
+         (eventlake jobs run --as-of {as_of})",
+        runs.len(),
+        started.elapsed().as_secs_f64()
+    );
+    jobs::print_summary(&runs)?;
+    jobs::check(&runs)?;
+
+    let day = as_of - chrono::Duration::days(1);
+    println!("\n5. digest");
+    println!(
+        "\nthree engaged supporters, as the personalisation agent sees them (gold.user_context):"
+    );
+    let people = sql::execute(
+        lake,
+        "SELECT supporter_id, lifecycle, coalesce(rfm_segment, '-'), next_best_action, prompt_context \
+         FROM gold.user_context ORDER BY engagement_score DESC, supporter_id LIMIT 3",
+    )
+    .await?;
+    for batch in &people {
+        for row in 0..batch.num_rows() {
+            let cell = |c| text(std::slice::from_ref(batch), row, c).unwrap_or_default();
+            println!(
+                "\n  {} — {}, RFM {}, next: {}\n  \"{}\"",
+                cell(0),
+                cell(1),
+                cell(2),
+                cell(3),
+                cell(4)
+            );
+        }
+    }
+    for (title, query) in [
+        (
+            format!("active users on {day} (gold.metrics_active_users)"),
+            format!(
+                "SELECT application, sum(dau) AS dau, sum(wau) AS wau, sum(mau) AS mau \
+                 FROM gold.metrics_active_users WHERE day = DATE '{day}' GROUP BY application ORDER BY dau DESC"
+            ),
+        ),
+        (
+            format!("donations on {day} (gold.metrics_donations)"),
+            format!(
+                "SELECT tenant_id, currency, sum(donations) AS donations, sum(amount_minor) / 100.0 AS amount, \
+                 sum(donors) AS donors, sum(new_donors) AS new_donors FROM gold.metrics_donations \
+                 WHERE day = DATE '{day}' GROUP BY tenant_id, currency ORDER BY amount DESC"
+            ),
+        ),
+        (
+            format!("API on {day}, slowest routes by p95 (gold.metrics_api)"),
+            format!(
+                "SELECT route, sum(requests) AS requests, round(sum(server_errors) * 100.0 / sum(requests), 2) AS error_pct, \
+                 round(max(latency_p95_ms), 1) AS worst_hourly_p95_ms FROM gold.metrics_api \
+                 WHERE day = DATE '{day}' GROUP BY route ORDER BY worst_hourly_p95_ms DESC LIMIT 5"
+            ),
+        ),
+        (
+            format!("chat on {day} (gold.metrics_chat)"),
+            format!(
+                "SELECT tenant_id, active_rooms, room_messages, direct_messages, active_senders \
+                 FROM gold.metrics_chat WHERE day = DATE '{day}' ORDER BY tenant_id"
+            ),
+        ),
+    ] {
+        println!("\n{title}:");
+        crate::output::print(&sql::execute(lake, &query).await?, Format::Table)?;
+    }
+    Ok(())
+}
+
+/// One cell as text (strings and numbers), if present and not null.
+fn text(batches: &[arrow::array::RecordBatch], row: usize, column: usize) -> Option<String> {
+    let batch = batches.first()?;
+    if row >= batch.num_rows() || batch.column(column).is_null(row) {
+        return None;
+    }
+    let formatter = arrow::util::display::ArrayFormatter::try_new(
+        batch.column(column).as_ref(),
+        &Default::default(),
+    )
+    .ok()?;
+    Some(formatter.value(row).to_string())
 }
