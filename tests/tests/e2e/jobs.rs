@@ -219,6 +219,31 @@ async fn readers_never_see_a_partial_user_context() -> Result<()> {
     )
     .await?;
     assert_eq!(versions, [["5"]]);
+    // The first run's version is still readable, whole (Delta time travel).
+    let first = rows(
+        &lake,
+        "SELECT output_version FROM ops.job_runs WHERE job = 'gold_user_context' AND status = 'success' \
+         ORDER BY finished_at LIMIT 1",
+    )
+    .await?;
+    let version: u64 = first[0][0].parse()?;
+    let table = eventlake_lake::Lake::new(lake.to_str().expect("UTF-8"))?
+        .table_url(&eventlake_lake::TableName::new("gold", "user_context").expect("valid"));
+    let old = eventlake_lake::deltalake::open_table_with_version(table, version).await?;
+    let session = datafusion::prelude::SessionContext::new();
+    session.register_table("old", old.table_provider().await?)?;
+    let old_rows = session
+        .sql("SELECT count(*) FROM old")
+        .await?
+        .collect()
+        .await?;
+    let old_rows = old_rows[0]
+        .column(0)
+        .as_any()
+        .downcast_ref::<arrow::array::Int64Array>()
+        .expect("count")
+        .value(0);
+    assert_eq!(old_rows, expected);
     Ok(())
 }
 
