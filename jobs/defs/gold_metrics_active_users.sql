@@ -16,12 +16,21 @@ spans AS (
                     DATE '9999-12-31') AS next_day
     FROM activity
 ),
+-- Each span gives three deltas; a cross join with three markers keeps spans to one evaluation
+-- (a CTE named three times would be computed three times).
 deltas AS (
-    SELECT tenant_id, application, day, 1 AS dau, 1 AS wau, 1 AS mau FROM spans
-    UNION ALL
-    SELECT tenant_id, application, least(CAST(day + INTERVAL '7 days' AS DATE), next_day), 0, -1, 0 FROM spans
-    UNION ALL
-    SELECT tenant_id, application, least(CAST(day + INTERVAL '30 days' AS DATE), next_day), 0, 0, -1 FROM spans
+    SELECT
+        s.tenant_id, s.application,
+        CASE m.marker
+            WHEN 0 THEN s.day
+            WHEN 1 THEN least(CAST(s.day + INTERVAL '7 days' AS DATE), s.next_day)
+            ELSE least(CAST(s.day + INTERVAL '30 days' AS DATE), s.next_day)
+        END AS day,
+        CASE m.marker WHEN 0 THEN 1 ELSE 0 END AS dau,
+        CASE m.marker WHEN 0 THEN 1 WHEN 1 THEN -1 ELSE 0 END AS wau,
+        CASE m.marker WHEN 0 THEN 1 WHEN 2 THEN -1 ELSE 0 END AS mau
+    FROM spans s
+    CROSS JOIN (VALUES (0), (1), (2)) AS m(marker)
 ),
 daily AS (
     SELECT tenant_id, application, day, sum(dau) AS dau, sum(wau) AS wau, sum(mau) AS mau

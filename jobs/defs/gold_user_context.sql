@@ -37,24 +37,32 @@ giving AS (
     FROM gifts
     GROUP BY tenant_id, supporter_id
 ),
+-- Scores only for the active donor base: the partition's second key keeps the others apart,
+-- and their scores are nulled.
 rfm AS (
-    SELECT
-        tenant_id, supporter_id,
-        CAST(ceil(5 * cume_dist() OVER (PARTITION BY tenant_id ORDER BY {{ as_of }} - last_gift_date DESC)) AS INT) AS recency_score,
-        CAST(ceil(5 * cume_dist() OVER (PARTITION BY tenant_id ORDER BY frequency_24m)) AS INT) AS frequency_score,
-        CAST(ceil(5 * cume_dist() OVER (PARTITION BY tenant_id, currency ORDER BY monetary_24m)) AS INT) AS monetary_score
+    SELECT *,
+        CASE WHEN frequency_24m > 0 THEN CAST(ceil(5 * cume_dist() OVER (
+            PARTITION BY tenant_id, frequency_24m > 0 ORDER BY {{ as_of }} - last_gift_date DESC)) AS INT) END AS recency_score,
+        CASE WHEN frequency_24m > 0 THEN CAST(ceil(5 * cume_dist() OVER (
+            PARTITION BY tenant_id, frequency_24m > 0 ORDER BY frequency_24m)) AS INT) END AS frequency_score,
+        CASE WHEN frequency_24m > 0 THEN CAST(ceil(5 * cume_dist() OVER (
+            PARTITION BY tenant_id, currency, frequency_24m > 0 ORDER BY monetary_24m)) AS INT) END AS monetary_score
     FROM giving
-    WHERE frequency_24m > 0
 ),
 cause_totals AS (
     SELECT tenant_id, supporter_id, cause, sum(amount_minor) AS total
     FROM gifts WHERE event_date > {{ as_of }} - INTERVAL '24 months'
     GROUP BY tenant_id, supporter_id, cause
 ),
+-- Lists are built from ranked rows (row_number, then one CASE per length) rather than an
+-- ordered array_agg, which is several times slower here.
 causes AS (
     SELECT tenant_id, supporter_id,
-           array_slice(array_agg(cause ORDER BY total DESC, cause), 1, 3) AS top_causes
-    FROM cause_totals GROUP BY tenant_id, supporter_id
+        CASE count(*) WHEN 0 THEN NULL WHEN 1 THEN [max(cause) FILTER (WHERE n = 1)] WHEN 2 THEN [max(cause) FILTER (WHERE n = 1), max(cause) FILTER (WHERE n = 2)] ELSE [max(cause) FILTER (WHERE n = 1), max(cause) FILTER (WHERE n = 2), max(cause) FILTER (WHERE n = 3)] END AS top_causes
+    FROM (SELECT *, row_number() OVER (PARTITION BY tenant_id, supporter_id ORDER BY total DESC, cause) AS n
+          FROM cause_totals) ranked
+    WHERE n <= 3
+    GROUP BY tenant_id, supporter_id
 ),
 campaign_totals AS (
     SELECT tenant_id, supporter_id, campaign_id, sum(amount_minor) AS total
@@ -63,8 +71,11 @@ campaign_totals AS (
 ),
 campaigns AS (
     SELECT tenant_id, supporter_id,
-           array_slice(array_agg(campaign_id ORDER BY total DESC, campaign_id), 1, 3) AS top_campaigns
-    FROM campaign_totals GROUP BY tenant_id, supporter_id
+        CASE count(*) WHEN 0 THEN NULL WHEN 1 THEN [max(campaign_id) FILTER (WHERE n = 1)] WHEN 2 THEN [max(campaign_id) FILTER (WHERE n = 1), max(campaign_id) FILTER (WHERE n = 2)] ELSE [max(campaign_id) FILTER (WHERE n = 1), max(campaign_id) FILTER (WHERE n = 2), max(campaign_id) FILTER (WHERE n = 3)] END AS top_campaigns
+    FROM (SELECT *, row_number() OVER (PARTITION BY tenant_id, supporter_id ORDER BY total DESC, campaign_id) AS n
+          FROM campaign_totals) ranked
+    WHERE n <= 3
+    GROUP BY tenant_id, supporter_id
 ),
 channel_counts AS (
     SELECT tenant_id, supporter_id, channel,
@@ -84,8 +95,7 @@ engagement AS (
     WHERE event_date <= {{ as_of }}
     GROUP BY tenant_id, subject_id
 ),
--- The latest searches and agent chats: ranked first, so only a handful per supporter are
--- gathered into lists.
+-- The latest searches and agent chats, ranked per kind.
 latest_texts AS (
     SELECT tenant_id, subject_id, kind, occurred_at, coalesce(query, message) AS text,
            row_number() OVER (PARTITION BY tenant_id, subject_id, kind ORDER BY occurred_at DESC, event_id) AS n
@@ -95,8 +105,8 @@ latest_texts AS (
 ),
 recent AS (
     SELECT tenant_id, subject_id AS supporter_id,
-        array_agg(text ORDER BY n) FILTER (WHERE kind = 'search' AND n <= 5) AS recent_searches,
-        array_agg(text ORDER BY n) FILTER (WHERE kind = 'agent_chat' AND n <= 3) AS recent_agent_chats
+        CASE count(*) FILTER (WHERE kind = 'search' AND n <= 5) WHEN 0 THEN NULL WHEN 1 THEN [max(text) FILTER (WHERE n = 1 AND kind = 'search')] WHEN 2 THEN [max(text) FILTER (WHERE n = 1 AND kind = 'search'), max(text) FILTER (WHERE n = 2 AND kind = 'search')] WHEN 3 THEN [max(text) FILTER (WHERE n = 1 AND kind = 'search'), max(text) FILTER (WHERE n = 2 AND kind = 'search'), max(text) FILTER (WHERE n = 3 AND kind = 'search')] WHEN 4 THEN [max(text) FILTER (WHERE n = 1 AND kind = 'search'), max(text) FILTER (WHERE n = 2 AND kind = 'search'), max(text) FILTER (WHERE n = 3 AND kind = 'search'), max(text) FILTER (WHERE n = 4 AND kind = 'search')] ELSE [max(text) FILTER (WHERE n = 1 AND kind = 'search'), max(text) FILTER (WHERE n = 2 AND kind = 'search'), max(text) FILTER (WHERE n = 3 AND kind = 'search'), max(text) FILTER (WHERE n = 4 AND kind = 'search'), max(text) FILTER (WHERE n = 5 AND kind = 'search')] END AS recent_searches,
+        CASE count(*) FILTER (WHERE kind = 'agent_chat' AND n <= 3) WHEN 0 THEN NULL WHEN 1 THEN [max(text) FILTER (WHERE n = 1 AND kind = 'agent_chat')] WHEN 2 THEN [max(text) FILTER (WHERE n = 1 AND kind = 'agent_chat'), max(text) FILTER (WHERE n = 2 AND kind = 'agent_chat')] ELSE [max(text) FILTER (WHERE n = 1 AND kind = 'agent_chat'), max(text) FILTER (WHERE n = 2 AND kind = 'agent_chat'), max(text) FILTER (WHERE n = 3 AND kind = 'agent_chat')] END AS recent_agent_chats
     FROM latest_texts
     WHERE n <= 5
     GROUP BY tenant_id, subject_id
@@ -104,7 +114,7 @@ recent AS (
 people AS (
     SELECT tenant_id, supporter_id FROM silver.supporters
     UNION
-    SELECT tenant_id, supporter_id FROM giving
+    SELECT tenant_id, supporter_id FROM gifts
 ),
 profile AS (
     SELECT
@@ -121,7 +131,7 @@ profile AS (
         coalesce(g.lifetime_giving_minor, 0) AS lifetime_giving_minor,
         coalesce(g.last_12m_giving_minor, 0) AS last_12m_giving_minor,
         g.currency,
-        r.recency_score, r.frequency_score, r.monetary_score,
+        g.recency_score, g.frequency_score, g.monetary_score,
         CASE
             WHEN g.supporter_id IS NULL THEN 'prospect'
             WHEN g.gifts_cy = 0 THEN 'lapsed'
@@ -146,8 +156,7 @@ profile AS (
         e.last_interaction_at, t.recent_searches, t.recent_agent_chats
     FROM people p
     LEFT JOIN silver.supporters s ON s.tenant_id = p.tenant_id AND s.supporter_id = p.supporter_id
-    LEFT JOIN giving g ON g.tenant_id = p.tenant_id AND g.supporter_id = p.supporter_id
-    LEFT JOIN rfm r ON r.tenant_id = p.tenant_id AND r.supporter_id = p.supporter_id
+    LEFT JOIN rfm g ON g.tenant_id = p.tenant_id AND g.supporter_id = p.supporter_id
     LEFT JOIN causes c ON c.tenant_id = p.tenant_id AND c.supporter_id = p.supporter_id
     LEFT JOIN campaigns k ON k.tenant_id = p.tenant_id AND k.supporter_id = p.supporter_id
     LEFT JOIN channel_counts ch ON ch.tenant_id = p.tenant_id AND ch.supporter_id = p.supporter_id AND ch.n = 1
