@@ -1,5 +1,6 @@
 -- Daily, weekly and monthly active users per tenant and application: distinct subjects with
--- any event on the day, in the 7 days, and in the 30 days ending that day.
+-- any event on the day, in the 7 days, and in the 30 days ending that day. A row exists for
+-- each day the application had any activity in the tenant.
 --
 -- Linear, not a range join: each day a subject is active opens a span that counts it for the
 -- next 7 (30) days, cut short where its next active day opens the next span. Spans of one

@@ -1,24 +1,25 @@
--- Donor retention (Fundraising Effectiveness Project definitions) per tenant, for calendar
--- months, quarters and years up to as_of:
+-- Donor retention (Fundraising Effectiveness Project definitions) per tenant and currency (so
+-- amounts are never summed across currencies), for calendar months, quarters and years up to
+-- as_of. A period appears when someone gave in it:
 --   retained    gave in the period and in the previous period of the same length
 --   new         first gift ever in the period
 --   recaptured  gave in the period, not in the previous one, but at some time before it
 --   lapsed      gave in the previous period but not in this one
 --   retention_rate = retained / donors of the previous period
 WITH gifts AS (
-    SELECT tenant_id, subject_id AS donor_id, event_date, amount_minor
+    SELECT tenant_id, currency, subject_id AS donor_id, event_date, amount_minor
     FROM silver.donations
     WHERE event_date <= {{ as_of }}
 ),
 first_gift AS (
-    SELECT tenant_id, donor_id, min(event_date) AS first_day FROM gifts GROUP BY tenant_id, donor_id
+    SELECT tenant_id, currency, donor_id, min(event_date) AS first_day FROM gifts GROUP BY tenant_id, currency, donor_id
 ),
 periods AS (
-    SELECT tenant_id, donor_id, 'month' AS grain, CAST(date_trunc('month', event_date) AS DATE) AS period_start, sum(amount_minor) AS amount_minor FROM gifts GROUP BY 1, 2, 3, 4
+    SELECT tenant_id, currency, donor_id, 'month' AS grain, CAST(date_trunc('month', event_date) AS DATE) AS period_start, sum(amount_minor) AS amount_minor FROM gifts GROUP BY 1, 2, 3, 4, 5
     UNION ALL
-    SELECT tenant_id, donor_id, 'quarter', CAST(date_trunc('quarter', event_date) AS DATE), sum(amount_minor) FROM gifts GROUP BY 1, 2, 3, 4
+    SELECT tenant_id, currency, donor_id, 'quarter', CAST(date_trunc('quarter', event_date) AS DATE), sum(amount_minor) FROM gifts GROUP BY 1, 2, 3, 4, 5
     UNION ALL
-    SELECT tenant_id, donor_id, 'year', CAST(date_trunc('year', event_date) AS DATE), sum(amount_minor) FROM gifts GROUP BY 1, 2, 3, 4
+    SELECT tenant_id, currency, donor_id, 'year', CAST(date_trunc('year', event_date) AS DATE), sum(amount_minor) FROM gifts GROUP BY 1, 2, 3, 4, 5
 ),
 with_previous AS (
     SELECT *,
@@ -30,10 +31,10 @@ with_previous AS (
     FROM periods
 ),
 calendar AS (
-    SELECT DISTINCT tenant_id, grain, period_start, previous_start FROM with_previous
+    SELECT DISTINCT tenant_id, currency, grain, period_start, previous_start FROM with_previous
 ),
 current_donors AS (
-    SELECT c.tenant_id, c.grain, c.period_start,
+    SELECT c.tenant_id, c.currency, c.grain, c.period_start,
         count(*) AS donors,
         sum(c.amount_minor) AS amount_minor,
         count(*) FILTER (WHERE p.donor_id IS NOT NULL) AS retained_donors,
@@ -41,21 +42,23 @@ current_donors AS (
         count(*) FILTER (WHERE f.first_day >= c.period_start) AS new_donors,
         count(*) FILTER (WHERE p.donor_id IS NULL AND f.first_day < c.previous_start) AS recaptured_donors
     FROM with_previous c
-    JOIN first_gift f ON f.tenant_id = c.tenant_id AND f.donor_id = c.donor_id
-    LEFT JOIN periods p ON p.tenant_id = c.tenant_id AND p.donor_id = c.donor_id
+    JOIN first_gift f ON f.tenant_id = c.tenant_id AND f.currency = c.currency AND f.donor_id = c.donor_id
+    LEFT JOIN periods p ON p.tenant_id = c.tenant_id AND p.currency = c.currency AND p.donor_id = c.donor_id
         AND p.grain = c.grain AND p.period_start = c.previous_start
-    GROUP BY c.tenant_id, c.grain, c.period_start
+    GROUP BY c.tenant_id, c.currency, c.grain, c.period_start
 ),
 previous_donors AS (
-    SELECT k.tenant_id, k.grain, k.period_start,
+    SELECT k.tenant_id, k.currency, k.grain, k.period_start,
         count(p.donor_id) AS previous_donors,
         sum(p.amount_minor) AS previous_amount_minor
     FROM calendar k
-    LEFT JOIN periods p ON p.tenant_id = k.tenant_id AND p.grain = k.grain AND p.period_start = k.previous_start
-    GROUP BY k.tenant_id, k.grain, k.period_start
+    LEFT JOIN periods p ON p.tenant_id = k.tenant_id AND p.currency = k.currency
+        AND p.grain = k.grain AND p.period_start = k.previous_start
+    GROUP BY k.tenant_id, k.currency, k.grain, k.period_start
 )
 SELECT
     c.tenant_id,
+    c.currency,
     c.grain,
     c.period_start,
     c.donors,
@@ -69,4 +72,5 @@ SELECT
     coalesce(c.retained_amount_minor, 0) AS retained_amount_minor,
     coalesce(p.previous_amount_minor, 0) AS previous_amount_minor
 FROM current_donors c
-JOIN previous_donors p ON p.tenant_id = c.tenant_id AND p.grain = c.grain AND p.period_start = c.period_start
+JOIN previous_donors p ON p.tenant_id = c.tenant_id AND p.currency = c.currency
+    AND p.grain = c.grain AND p.period_start = c.period_start

@@ -62,8 +62,8 @@ pub fn failing_rows_sql(test: &DataTest, vars: &Vars) -> Result<String, String> 
 
 /// Runs one test against the registered candidate.
 pub async fn run(ctx: &SessionContext, test: &DataTest, vars: &Vars) -> Result<TestResult> {
-    let sql = failing_rows_sql(test, vars).map_err(|reason| crate::error::Error::Job {
-        job: test.name.clone(),
+    let sql = failing_rows_sql(test, vars).map_err(|reason| crate::error::Error::DataTest {
+        test: test.name.clone(),
         reason,
     })?;
     let count = ctx

@@ -248,6 +248,16 @@ impl Job {
         if let Some(cron) = &parsed.schedule {
             parse_cron(cron).map_err(bad)?;
         }
+        if let Some(f) = parsed
+            .freshness
+            .iter()
+            .find(|f| !parsed.reads.contains(&f.table))
+        {
+            return Err(bad(format!(
+                "freshness names {}, which the job does not read",
+                f.table
+            )));
+        }
         let tests = parsed
             .tests
             .into_iter()
@@ -275,12 +285,23 @@ impl Job {
 }
 
 impl Job {
-    /// A fingerprint of what the job computes and how it publishes (FNV-1a over its SQL or
-    /// event types and its materialisation); tests and schedule do not count.
+    /// A fingerprint of what the job computes and how it publishes (FNV-1a over its SQL, or
+    /// its event types and their contracts' schemas, and its materialisation); tests and
+    /// schedule do not count.
     pub fn fingerprint(&self) -> u64 {
         let body = match &self.body {
             Body::Sql(sql) => sql.clone(),
-            Body::Silver { event_types } => event_types.join(","),
+            Body::Silver { event_types } => event_types
+                .iter()
+                .map(|t| {
+                    let schema = eventlake_lake::Contracts::builtin()
+                        .get(t)
+                        .map(|c| format!("{:?}", c.schema))
+                        .unwrap_or_default();
+                    format!("{t}={schema}")
+                })
+                .collect::<Vec<_>>()
+                .join(","),
         };
         let text = format!("{body}\u{0}{:?}\u{0}{}", self.materialization, self.output);
         // Kept within i64 so it survives the JSON round trip of `input_versions` anywhere.
@@ -291,11 +312,16 @@ impl Job {
 }
 
 /// Parses a cron expression of 5 fields (minute precision) or 6 (with seconds first).
+/// An expression that never comes due (`0 0 30 2 *`) is refused here, not found by the
+/// scheduler.
 pub fn parse_cron(text: &str) -> Result<Cron, String> {
-    Cron::new(text)
+    let cron = Cron::new(text)
         .with_seconds_optional()
         .parse()
-        .map_err(|e| format!("schedule `{text}`: {e}"))
+        .map_err(|e| format!("schedule `{text}`: {e}"))?;
+    cron.find_next_occurrence(&chrono::Utc::now(), false)
+        .map_err(|e| format!("schedule `{text}` never comes due: {e}"))?;
+    Ok(cron)
 }
 
 impl TestFile {
@@ -332,6 +358,11 @@ impl TestFile {
         }
         if let Some(sql) = self.sql {
             checks.push(("sql".to_owned(), Check::Sql(sql)));
+        }
+        if checks.iter().any(
+            |(_, c)| matches!(c, Check::Unique(cols) | Check::NotNull(cols) if cols.is_empty()),
+        ) {
+            return Err("a unique or not_null test needs at least one column".into());
         }
         if checks.len() != 1 {
             return Err(format!(
@@ -401,5 +432,6 @@ mod tests {
         assert!(parse_cron("0 * * * *").is_ok());
         assert!(parse_cron("*/2 * * * * *").is_ok());
         assert!(parse_cron("61 * * * *").is_err());
+        assert!(parse_cron("0 0 30 2 *").is_err(), "30 February never comes");
     }
 }

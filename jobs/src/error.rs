@@ -21,6 +21,16 @@ pub enum Error {
     #[error("job {job}: {reason}")]
     Job { job: String, reason: String },
 
+    #[error("data test {test}: {reason}")]
+    DataTest { test: String, reason: String },
+
+    #[error("Delta log of {table}, version {version}: {reason}")]
+    Log {
+        table: String,
+        version: u64,
+        reason: String,
+    },
+
     #[error(transparent)]
     Lake(#[from] eventlake_lake::Error),
 

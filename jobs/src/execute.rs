@@ -25,7 +25,7 @@ use crate::changes::{self, Change};
 use crate::data_test::{self, CANDIDATE};
 use crate::definition::{Body, Job, Strategy};
 use crate::error::{Error, Result};
-use crate::publish::{Publish, lake_schema, publish, to_lake};
+use crate::publish::{Publish, key_match, lake_schema, publish, to_lake};
 use crate::record::{JobRun, Status, TestResult};
 use crate::silver;
 use crate::template::{self, Vars};
@@ -51,11 +51,13 @@ struct Window {
     rebuild: bool,
 }
 
-fn min_date() -> NaiveDate {
+/// First day of a full window.
+pub(crate) fn min_date() -> NaiveDate {
     NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid")
 }
 
-fn max_date() -> NaiveDate {
+/// Last day of a full window.
+pub(crate) fn max_date() -> NaiveDate {
     NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid")
 }
 
@@ -194,6 +196,13 @@ async fn attempt(
     };
 
     phase("open");
+    if let (Some(from), Some(to)) = (options.from, options.to)
+        && from > to
+    {
+        return Err(job_err(format!(
+            "backfill window is empty: --from {from} is after --to {to}"
+        )));
+    }
     let Some(window) =
         plan_window(job, options, watermark, inputs, &opened, output.is_some()).await?
     else {
@@ -205,6 +214,14 @@ async fn attempt(
             tests: Vec::new(),
         });
     };
+    // A backfill recomputes its window only: it must not claim the inputs' other changes as
+    // processed, so it records the watermark it started from.
+    if !window.rebuild
+        && (options.from.is_some() || options.to.is_some())
+        && let Some(previous) = watermark
+    {
+        *inputs = previous.clone();
+    }
     let vars = Vars {
         from: window.from,
         to: window.to,
@@ -280,7 +297,10 @@ async fn attempt(
     register_candidate(&ctx, job, &schema, &batches, &how, output.is_some()).await?;
     let mut tests = Vec::new();
     for test in &job.tests {
-        tests.push(data_test::run(&ctx, test, &vars).await?);
+        let result = data_test::run(&ctx, test, &vars)
+            .await
+            .map_err(|e| job_err(format!("data test {} could not run: {e}", test.name)))?;
+        tests.push(result);
     }
     phase("tests");
     for t in tests.iter().filter(|t| !t.passed && !t.blocks()) {
@@ -418,13 +438,6 @@ async fn plan_window(
             rebuild: false,
         }),
     })
-}
-
-fn key_match(keys: &[String], left: &str, right: &str) -> String {
-    keys.iter()
-        .map(|k| format!("{left}.{k} = {right}.{k}"))
-        .collect::<Vec<_>>()
-        .join(" AND ")
 }
 
 fn column_list(schema: &arrow::datatypes::Schema, alias: &str) -> String {

@@ -36,8 +36,8 @@ pub fn compile(job: &Job, as_of: chrono::NaiveDate) -> Result<String> {
         });
     };
     let vars = template::Vars {
-        from: chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid"),
-        to: chrono::NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid"),
+        from: execute::min_date(),
+        to: execute::max_date(),
         as_of,
         run_id: "compiled".into(),
         is_incremental: false,

@@ -83,6 +83,14 @@ pub fn to_lake(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
     Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }
 
+/// `left.k = right.k AND …` over the key columns.
+pub(crate) fn key_match(keys: &[String], left: &str, right: &str) -> String {
+    keys.iter()
+        .map(|k| format!("{left}.{k} = {right}.{k}"))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
 fn date(d: NaiveDate) -> ScalarValue {
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
     ScalarValue::Date32(Some((d - epoch).num_days() as i32))
@@ -140,11 +148,7 @@ pub async fn publish(
             .map_err(delta_err)?,
         Publish::Merge { keys } => {
             let source = SessionContext::new().read_batches(batches)?;
-            let predicate = keys
-                .iter()
-                .map(|k| format!("target.{k} = source.{k}"))
-                .collect::<Vec<_>>()
-                .join(" AND ");
+            let predicate = key_match(&keys, "target", "source");
             let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
             let (table, _metrics) = table
                 .merge(source, predicate)

@@ -313,3 +313,91 @@ async fn scheduler_runs_due_jobs_without_overlap_and_survives_failures() -> Resu
     );
     Ok(())
 }
+
+fn session_events(path: &Path, days: &[&str]) -> Result<()> {
+    let lines: Vec<String> = days
+        .iter()
+        .enumerate()
+        .map(|(i, day)| {
+            serde_json::json!({
+                "event_id": format!("{}-{day}-{i}", path.display()),
+                "event_type": "session.started", "source": "saas", "tenant_id": "t",
+                "subject_id": "u", "occurred_at": format!("{day}T12:00:00Z"), "schema_version": 1,
+                "payload": {"session_id": format!("s{i}"), "user_id": "u"},
+            })
+            .to_string()
+        })
+        .collect();
+    std::fs::write(path, lines.join("\n") + "\n")?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backfill_does_not_swallow_pending_changes() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let lake = dir.path().join("lake");
+    let jobs = dir.path().join("jobs");
+    write_job(
+        &jobs,
+        "daily",
+        "output = \"gold.daily\"\nreads = [\"bronze.events\"]\n[materialization]\n\
+         strategy = \"replace_partitions\"\npartition_by = \"day\"\n",
+        "SELECT event_date AS day, count(*) AS events FROM bronze.events \
+         WHERE event_date BETWEEN {{ from }} AND {{ to }} GROUP BY event_date",
+    )?;
+    let run = |extra: &[&str]| {
+        let mut cmd = eventlake(&lake);
+        cmd.args(["jobs", "run", "--jobs-dir"])
+            .arg(&jobs)
+            .args(extra);
+        run_ok(&mut cmd)
+    };
+    let first = dir.path().join("first.ndjson");
+    session_events(&first, &["2026-03-01", "2026-03-02"])?;
+    run_ok(eventlake(&lake).args(["ingest", "file"]).arg(&first))?;
+    run(&[])?;
+    let second = dir.path().join("second.ndjson");
+    session_events(&second, &["2026-03-01", "2026-03-05"])?;
+    run_ok(eventlake(&lake).args(["ingest", "file"]).arg(&second))?;
+
+    // Backfilling 03-01 must not mark the 03-05 change as processed.
+    run(&["--from", "2026-03-01", "--to", "2026-03-01"])?;
+    assert_eq!(
+        rows(
+            &lake,
+            "SELECT day, events FROM gold.daily ORDER BY day"
+        )
+        .await?,
+        [["2026-03-01", "2"], ["2026-03-02", "1"]]
+    );
+    run(&[])?;
+    assert_eq!(
+        rows(
+            &lake,
+            "SELECT day, events FROM gold.daily ORDER BY day"
+        )
+        .await?,
+        [
+            ["2026-03-01", "2"],
+            ["2026-03-02", "1"],
+            ["2026-03-05", "1"]
+        ]
+    );
+    let out = eventlake(&lake)
+        .args([
+            "jobs",
+            "run",
+            "--from",
+            "2026-03-05",
+            "--to",
+            "2026-03-01",
+            "--jobs-dir",
+        ])
+        .arg(&jobs)
+        .output()?;
+    assert!(
+        !out.status.success(),
+        "an empty backfill window is an error"
+    );
+    Ok(())
+}
