@@ -11,24 +11,21 @@
 //! every data test passed.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use arrow::array::RecordBatch;
-use chrono::{Duration, NaiveDate, Utc};
-use datafusion::datasource::MemTable;
-use datafusion::prelude::SessionContext;
+use chrono::{NaiveDate, Utc};
 use deltalake::DeltaTable;
 use eventlake_lake::{Lake, TableName, query};
 use futures::StreamExt;
 
-use crate::changes::{self, Change};
-use crate::data_test::{self, CANDIDATE};
+use crate::candidate::{distinct_keys, new_keys_only, register_candidate};
+use crate::data_test;
 use crate::definition::{Body, Job, Strategy};
 use crate::error::{Error, Result};
-use crate::publish::{Publish, key_match, lake_schema, publish, to_lake};
+use crate::publish::{Publish, lake_schema, publish, to_lake};
 use crate::record::{JobRun, Status, TestResult};
 use crate::silver;
 use crate::template::{self, Vars};
+use crate::window::{Window, max_date, min_date, plan_window};
 
 /// Options of one `jobs run` invocation.
 #[derive(Debug, Clone)]
@@ -42,31 +39,12 @@ pub struct RunOptions {
     pub as_of: NaiveDate,
 }
 
-/// The date window a run recomputes.
-#[derive(Debug, Clone, Copy)]
-struct Window {
-    from: NaiveDate,
-    to: NaiveDate,
-    /// Replace the whole output (first run, full refresh).
-    rebuild: bool,
-}
-
-/// First day of a full window.
-pub(crate) fn min_date() -> NaiveDate {
-    NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid")
-}
-
-/// Last day of a full window.
-pub(crate) fn max_date() -> NaiveDate {
-    NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid")
-}
-
 /// Pseudo-input recording the `as_of` day a clock-dependent job was computed for.
 const AS_OF_INPUT: &str = "var:as_of";
 
 /// Pseudo-input recording a fingerprint of the job's definition: a changed definition
 /// rebuilds the output instead of mixing old and new logic.
-const DEFINITION_INPUT: &str = "definition";
+pub(crate) const DEFINITION_INPUT: &str = "definition";
 
 struct Outcome {
     status: Status,
@@ -376,172 +354,5 @@ async fn check_freshness(
         tracing::warn!(job = %job.name, %table, age_hours, "stale input");
         warnings.push(message);
     }
-    Ok(())
-}
-
-/// The window to recompute, or `None` when the output already reflects these inputs.
-async fn plan_window(
-    job: &Job,
-    options: &RunOptions,
-    watermark: Option<&BTreeMap<String, u64>>,
-    inputs: &BTreeMap<String, u64>,
-    opened: &BTreeMap<TableName, DeltaTable>,
-    output_exists: bool,
-) -> Result<Option<Window>> {
-    let full = Window {
-        from: min_date(),
-        to: max_date(),
-        rebuild: true,
-    };
-    if options.full_refresh
-        || !output_exists
-        || watermark.and_then(|w| w.get(DEFINITION_INPUT)) != inputs.get(DEFINITION_INPUT)
-    {
-        return Ok(Some(full));
-    }
-    if !job.materialization.strategy.is_incremental() {
-        return Ok((watermark != Some(inputs)).then_some(full));
-    }
-    if options.from.is_some() || options.to.is_some() {
-        return Ok(Some(Window {
-            from: options.from.unwrap_or_else(min_date),
-            to: options.to.unwrap_or_else(max_date),
-            rebuild: false,
-        }));
-    }
-    let watermark = watermark.expect("checked above");
-    if watermark == inputs {
-        return Ok(None);
-    }
-    let mut change = Change::None;
-    for (name, version) in inputs.iter().filter(|(n, _)| *n != DEFINITION_INPUT) {
-        let since = watermark.get(name).copied();
-        let part = match (since, opened.iter().find(|(t, _)| &t.to_string() == name)) {
-            (Some(since), _) if since == *version => Change::None,
-            (Some(since), Some((_, delta))) if since < *version => {
-                changes::between(delta, name, since, *version).await?
-            }
-            _ => Change::Unbounded,
-        };
-        change = change.union(part);
-    }
-    let lookback = Duration::days(i64::from(job.materialization.lookback_days));
-    Ok(match change {
-        Change::None => None,
-        Change::Unbounded => Some(Window {
-            rebuild: false,
-            ..full
-        }),
-        Change::Dates(dates) => Some(Window {
-            from: *dates.first().expect("non-empty") - lookback,
-            to: max_date(),
-            rebuild: false,
-        }),
-    })
-}
-
-fn column_list(schema: &arrow::datatypes::Schema, alias: &str) -> String {
-    schema
-        .fields()
-        .iter()
-        .map(|f| format!("{alias}.{}", f.name()))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Keeps one row per key (the first seen).
-async fn distinct_keys(
-    ctx: &SessionContext,
-    schema: &arrow::datatypes::SchemaRef,
-    batches: Vec<RecordBatch>,
-    keys: &[String],
-) -> Result<Vec<RecordBatch>> {
-    let table = MemTable::try_new(schema.clone(), vec![batches.clone()])?;
-    ctx.register_table("__rows", Arc::new(table))?;
-    // Duplicates are rare: a cheap hash aggregate finds whether there are any before a
-    // window function keeps the first row of each key.
-    let keys_sql = keys.join(", ");
-    let duplicated = ctx
-        .sql(&format!(
-            "SELECT count(*) FROM (SELECT {keys_sql} FROM __rows GROUP BY {keys_sql} HAVING count(*) > 1)"
-        ))
-        .await?
-        .collect()
-        .await?;
-    let any = duplicated
-        .first()
-        .and_then(|b| {
-            b.column(0)
-                .as_any()
-                .downcast_ref::<arrow::array::Int64Array>()
-        })
-        .is_some_and(|a| a.value(0) > 0);
-    if !any {
-        ctx.deregister_table("__rows")?;
-        return Ok(batches);
-    }
-    let sql = format!(
-        "SELECT {cols} FROM (SELECT *, row_number() OVER (PARTITION BY {keys}) AS __n FROM __rows) n WHERE __n = 1",
-        cols = column_list(schema, "n"),
-        keys = keys.join(", "),
-    );
-    let out = ctx.sql(&sql).await?.collect().await?;
-    ctx.deregister_table("__rows")?;
-    out.iter().map(|b| to_lake(b, schema)).collect()
-}
-
-/// For `append`: rows whose key the table does not hold yet. For `merge`: one row per key.
-async fn new_keys_only(
-    ctx: &SessionContext,
-    schema: &arrow::datatypes::SchemaRef,
-    batches: Vec<RecordBatch>,
-    keys: &[String],
-    strategy: Strategy,
-    this: &TableName,
-) -> Result<Vec<RecordBatch>> {
-    let batches = distinct_keys(ctx, schema, batches, keys).await?;
-    if strategy != Strategy::Append {
-        return Ok(batches);
-    }
-    let table = MemTable::try_new(schema.clone(), vec![batches])?;
-    ctx.register_table("__rows", Arc::new(table))?;
-    let sql = format!(
-        "SELECT {cols} FROM __rows n WHERE NOT EXISTS (SELECT 1 FROM {this} t WHERE {on})",
-        cols = column_list(schema, "n"),
-        on = key_match(keys, "t", "n"),
-    );
-    let out = ctx.sql(&sql).await?.collect().await?;
-    ctx.deregister_table("__rows")?;
-    out.iter().map(|b| to_lake(b, schema)).collect()
-}
-
-/// Registers `__candidate`: the output as it would be after publishing `batches`.
-async fn register_candidate(
-    ctx: &SessionContext,
-    job: &Job,
-    schema: &arrow::datatypes::SchemaRef,
-    batches: &[RecordBatch],
-    how: &Publish,
-    output_exists: bool,
-) -> Result<()> {
-    let table = MemTable::try_new(schema.clone(), vec![batches.to_vec()])?;
-    ctx.register_table("__new", Arc::new(table))?;
-    let this = &job.output;
-    let new = format!("SELECT {} FROM __new n", column_list(schema, "n"));
-    let old = column_list(schema, "t");
-    let sql = match how {
-        _ if !output_exists => new,
-        Publish::Overwrite => new,
-        Publish::Append => format!("SELECT {old} FROM {this} t UNION ALL {new}"),
-        Publish::ReplaceWindow { column, from, to } => format!(
-            "SELECT {old} FROM {this} t WHERE NOT (t.{column} BETWEEN DATE '{from}' AND DATE '{to}') UNION ALL {new}"
-        ),
-        Publish::Merge { keys } => format!(
-            "SELECT {old} FROM {this} t WHERE NOT EXISTS (SELECT 1 FROM __new n WHERE {on}) UNION ALL {new}",
-            on = key_match(keys, "t", "n"),
-        ),
-    };
-    let view = ctx.sql(&sql).await?.into_view();
-    ctx.register_table(CANDIDATE, view)?;
     Ok(())
 }

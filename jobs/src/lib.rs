@@ -5,6 +5,7 @@
 //! Invariant: a job's output is replaced all at once or not at all (see [`execute`]), and a
 //! job whose upstream did not succeed in the same invocation is skipped, not run on stale data.
 
+mod candidate;
 mod changes;
 mod data_test;
 mod definition;
@@ -17,6 +18,7 @@ mod run;
 pub mod schedule;
 mod silver;
 mod template;
+mod window;
 
 pub use definition::{Body, Check, DataTest, Job, Materialization, Severity, Strategy, parse_cron};
 pub use error::{Error, Result};
@@ -36,8 +38,8 @@ pub fn compile(job: &Job, as_of: chrono::NaiveDate) -> Result<String> {
         });
     };
     let vars = template::Vars {
-        from: execute::min_date(),
-        to: execute::max_date(),
+        from: window::min_date(),
+        to: window::max_date(),
         as_of,
         run_id: "compiled".into(),
         is_incremental: false,

@@ -363,20 +363,12 @@ async fn a_backfill_does_not_swallow_pending_changes() -> Result<()> {
     // Backfilling 03-01 must not mark the 03-05 change as processed.
     run(&["--from", "2026-03-01", "--to", "2026-03-01"])?;
     assert_eq!(
-        rows(
-            &lake,
-            "SELECT day, events FROM gold.daily ORDER BY day"
-        )
-        .await?,
+        rows(&lake, "SELECT day, events FROM gold.daily ORDER BY day").await?,
         [["2026-03-01", "2"], ["2026-03-02", "1"]]
     );
     run(&[])?;
     assert_eq!(
-        rows(
-            &lake,
-            "SELECT day, events FROM gold.daily ORDER BY day"
-        )
-        .await?,
+        rows(&lake, "SELECT day, events FROM gold.daily ORDER BY day").await?,
         [
             ["2026-03-01", "2"],
             ["2026-03-02", "1"],
