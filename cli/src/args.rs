@@ -217,26 +217,13 @@ pub struct JobsCompileArgs {
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// NDJSON → committed Delta, beside the arrow-json+Parquet ceiling and DuckDB.
-    Ingest(BenchIngestArgs),
+    Ingest(BenchArgs),
     /// The whole job graph on a generated lake, with the gold queries beside DuckDB.
-    Jobs(BenchJobsArgs),
+    Jobs(BenchArgs),
 }
 
 #[derive(Debug, Args)]
-pub struct BenchJobsArgs {
-    /// Number of generated events in the lake.
-    #[arg(long, default_value_t = 1_000_000)]
-    pub events: u64,
-    /// Python interpreter with the `duckdb` package; DuckDB is skipped without one.
-    #[arg(long, env = "EVENTLAKE_BENCH_PYTHON")]
-    pub python: Option<PathBuf>,
-    /// Working directory for the generated file and the lake (default: a temporary folder).
-    #[arg(long)]
-    pub dir: Option<PathBuf>,
-}
-
-#[derive(Debug, Args)]
-pub struct BenchIngestArgs {
+pub struct BenchArgs {
     /// Number of generated events.
     #[arg(long, default_value_t = 1_000_000)]
     pub events: u64,

@@ -11,7 +11,7 @@ use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use eventlake_lake::TableName;
 
-use crate::data_test::CANDIDATE;
+use crate::data_test::{CANDIDATE, count};
 use crate::definition::{Job, Strategy};
 use crate::error::Result;
 use crate::publish::{Publish, key_match, to_lake};
@@ -37,22 +37,12 @@ pub(crate) async fn distinct_keys(
     // Duplicates are rare: a cheap hash aggregate finds whether there are any before a
     // window function keeps the first row of each key.
     let keys_sql = keys.join(", ");
-    let duplicated = ctx
-        .sql(&format!(
-            "SELECT count(*) FROM (SELECT {keys_sql} FROM __rows GROUP BY {keys_sql} HAVING count(*) > 1)"
-        ))
-        .await?
-        .collect()
-        .await?;
-    let any = duplicated
-        .first()
-        .and_then(|b| {
-            b.column(0)
-                .as_any()
-                .downcast_ref::<arrow::array::Int64Array>()
-        })
-        .is_some_and(|a| a.value(0) > 0);
-    if !any {
+    let duplicated = count(
+        ctx,
+        &format!("SELECT count(*) FROM (SELECT {keys_sql} FROM __rows GROUP BY {keys_sql} HAVING count(*) > 1)"),
+    )
+    .await?;
+    if duplicated == 0 {
         ctx.deregister_table("__rows")?;
         return Ok(batches);
     }

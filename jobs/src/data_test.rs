@@ -60,26 +60,26 @@ pub fn failing_rows_sql(test: &DataTest, vars: &Vars) -> Result<String, String> 
     })
 }
 
-/// Runs one test against the registered candidate.
-pub async fn run(ctx: &SessionContext, test: &DataTest, vars: &Vars) -> Result<TestResult> {
-    let sql = failing_rows_sql(test, vars).map_err(|reason| crate::error::Error::DataTest {
-        test: test.name.clone(),
-        reason,
-    })?;
-    let count = ctx
-        .sql(&format!("SELECT count(*) FROM ({sql})"))
-        .await?
-        .collect()
-        .await?;
-    let failures = count
+/// Runs a `SELECT count(*) …` query and returns the count.
+pub async fn count(ctx: &SessionContext, sql: &str) -> Result<u64> {
+    let batches = ctx.sql(sql).await?.collect().await?;
+    Ok(batches
         .first()
         .and_then(|b| {
             b.column(0)
                 .as_any()
                 .downcast_ref::<arrow::array::Int64Array>()
         })
-        .map(|a| a.value(0) as u64)
-        .unwrap_or(0);
+        .map_or(0, |a| a.value(0) as u64))
+}
+
+/// Runs one test against the registered candidate.
+pub async fn run(ctx: &SessionContext, test: &DataTest, vars: &Vars) -> Result<TestResult> {
+    let sql = failing_rows_sql(test, vars).map_err(|reason| crate::error::Error::DataTest {
+        test: test.name.clone(),
+        reason,
+    })?;
+    let failures = count(ctx, &format!("SELECT count(*) FROM ({sql})")).await?;
     let mut sample = Vec::new();
     if failures > 0 {
         let rows = ctx

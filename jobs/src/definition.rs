@@ -195,8 +195,8 @@ fn table(text: &str) -> Result<TableName, String> {
 }
 
 impl Job {
-    /// Parses a job file. `stem` is the file name without `.toml`; `sql` finds a sibling SQL
-    /// file by name.
+    /// Parses a job file named `file` (the job is named after it unless `name` is given);
+    /// `sql` finds a sibling SQL file by name.
     pub fn parse(file: &str, text: &str, sql: impl Fn(&str) -> Option<String>) -> Result<Job> {
         let bad = |reason: String| Error::Definition {
             file: file.to_owned(),

@@ -135,12 +135,10 @@ async fn attempt(
     };
     let clock = std::time::Instant::now();
     let phase = |name: &str| tracing::debug!(job = %job.name, phase = name, ms = clock.elapsed().as_millis() as u64, "phase done");
-    let existing = lake.tables().await?;
-    phase("list");
     let ctx = query::empty_session();
     let mut opened = BTreeMap::new();
     for table in &job.reads {
-        if !existing.contains(table) {
+        if !lake.exists(table).await? {
             return Err(job_err(format!("input table {table} does not exist yet")));
         }
         let delta = lake.open(table).await?;
@@ -165,7 +163,7 @@ async fn attempt(
             query::register(&ctx, lake, to).await?;
         }
     }
-    let output = if existing.contains(&job.output) {
+    let output = if lake.exists(&job.output).await? {
         let delta = lake.open(&job.output).await?;
         query::register_delta(&ctx, &job.output, &delta).await?;
         Some(delta)

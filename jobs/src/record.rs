@@ -18,6 +18,7 @@ use eventlake_lake::{Lake, TableName};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::publish::{lake_schema, to_lake};
 
 /// How a job run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -183,7 +184,7 @@ fn json<T: Serialize>(value: &T) -> String {
 /// The latest successful record of each job: its input versions (the watermark).
 pub async fn watermarks(lake: &Lake) -> Result<BTreeMap<String, BTreeMap<String, u64>>> {
     let mut out = BTreeMap::new();
-    if !lake.tables().await?.contains(&table()) {
+    if !lake.exists(&table()).await? {
         return Ok(out);
     }
     let ctx = eventlake_lake::query::empty_session();
@@ -200,7 +201,8 @@ pub async fn watermarks(lake: &Lake) -> Result<BTreeMap<String, BTreeMap<String,
         .collect()
         .await?;
     for batch in batches {
-        let batch = cast_strings(&batch)?;
+        // Strings come back from Parquet as Utf8View; the lake types are plain Utf8.
+        let batch = to_lake(&batch, &lake_schema(&batch.schema()))?;
         let jobs = strings(&batch, 0);
         let versions = strings(&batch, 1);
         for i in 0..batch.num_rows() {
@@ -213,29 +215,6 @@ pub async fn watermarks(lake: &Lake) -> Result<BTreeMap<String, BTreeMap<String,
         }
     }
     Ok(out)
-}
-
-/// Casts every string column (Utf8View from Parquet) to Utf8.
-pub fn cast_strings(batch: &RecordBatch) -> Result<RecordBatch> {
-    let columns = batch
-        .columns()
-        .iter()
-        .map(|c| match c.data_type() {
-            DataType::Utf8View | DataType::LargeUtf8 => arrow::compute::cast(c, &DataType::Utf8),
-            _ => Ok(c.clone()),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let fields: Vec<Field> = batch
-        .schema()
-        .fields()
-        .iter()
-        .zip(&columns)
-        .map(|(f, c)| Field::new(f.name(), c.data_type().clone(), f.is_nullable()))
-        .collect();
-    Ok(RecordBatch::try_new(
-        Arc::new(Schema::new(fields)),
-        columns,
-    )?)
 }
 
 fn strings(batch: &RecordBatch, i: usize) -> &StringArray {

@@ -45,15 +45,6 @@ pub async fn compute(
          FROM bronze.events WHERE event_type IN ({}) AND event_date BETWEEN DATE '{from}' AND DATE '{to}'",
         types.join(", ")
     );
-    // Late materialisation: the event-type filter runs on its own column first, so only the
-    // payloads of matching rows are decoded from Parquet.
-    {
-        let state = ctx.state_ref();
-        let mut state = state.write();
-        let parquet = &mut state.config_mut().options_mut().execution.parquet;
-        parquet.pushdown_filters = true;
-        parquet.reorder_filters = true;
-    }
     let mut stream = ctx.sql(&sql).await?.execute_stream().await?;
     let mut rows = Vec::new();
     let mut quarantined = Vec::new();

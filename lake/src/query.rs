@@ -22,18 +22,12 @@ pub async fn session(lake: &Lake) -> Result<SessionContext> {
     Ok(ctx)
 }
 
-/// A session with no tables, configured like [`session`]: catalog `lake`, strings read from
-/// Parquet as plain `Utf8` (what the Delta writer takes back without a cast).
+/// A session with no tables, configured like [`session`] (catalog `lake`).
 pub fn empty_session() -> SessionContext {
-    let mut config = SessionConfig::new()
+    let config = SessionConfig::new()
         .with_information_schema(true)
         .with_default_catalog_and_schema("lake", "public")
         .with_create_default_catalog_and_schema(true);
-    config
-        .options_mut()
-        .execution
-        .parquet
-        .schema_force_view_types = false;
     SessionContext::new_with_config(config)
 }
 

@@ -134,22 +134,40 @@ impl Lake {
                 .await
                 .map_err(storage)?;
             for table in listing.common_prefixes {
-                let log = table.clone().join("_delta_log");
-                let has_log = !store
-                    .list_with_delimiter(Some(&log))
-                    .await
-                    .map_err(storage)?
-                    .objects
-                    .is_empty();
                 let name = table.filename().unwrap_or_default();
                 let layer = layer.filename().unwrap_or_default();
-                if has_log && let Ok(name) = TableName::new(layer, name) {
+                if self.has_log(&store, &table).await?
+                    && let Ok(name) = TableName::new(layer, name)
+                {
                     found.push(name);
                 }
             }
         }
         found.sort();
         Ok(found)
+    }
+
+    /// Whether a table exists (has a Delta log): one listing, not a walk of the whole lake.
+    pub async fn exists(&self, table: &TableName) -> Result<bool> {
+        let store = self.store()?;
+        let prefix = object_store::path::Path::from(format!("{}/{}", table.layer, table.name));
+        self.has_log(&store, &prefix).await
+    }
+
+    async fn has_log(
+        &self,
+        store: &Arc<dyn ObjectStore>,
+        table: &object_store::path::Path,
+    ) -> Result<bool> {
+        let log = table.clone().join("_delta_log");
+        let listing = store
+            .list_with_delimiter(Some(&log))
+            .await
+            .map_err(|source| Error::Storage {
+                uri: self.root.to_string(),
+                source: Box::new(source),
+            })?;
+        Ok(!listing.objects.is_empty())
     }
 
     /// Writes a small file at `path` below the lake root (e.g. run summaries), replacing it.

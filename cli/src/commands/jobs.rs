@@ -191,10 +191,7 @@ pub fn check(runs: &[JobRun]) -> Result<()> {
 async fn status(ctx: &Context, args: &ProjectArgs) -> Result<()> {
     let lake = ctx.lake()?;
     let project = project(args)?;
-    let has_runs = lake
-        .tables()
-        .await?
-        .contains(&eventlake_jobs::record::table());
+    let has_runs = lake.exists(&eventlake_jobs::record::table()).await?;
     let batches = if has_runs {
         sql::execute(
             &lake,

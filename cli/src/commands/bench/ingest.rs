@@ -11,14 +11,13 @@ use anyhow::{Context as _, Result};
 use arrow::datatypes::{Schema, SchemaRef};
 use eventlake_ingest::source::file::FileInput;
 use eventlake_lake::Lake;
-use eventlake_workload::WorkloadConfig;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
 use crate::Context;
-use crate::args::BenchIngestArgs;
-use crate::commands::{generate, ingest};
+use crate::args::BenchArgs;
+use crate::commands::ingest;
 
 const DUCKDB_SCRIPT: &str = r#"
 import sys, time, duckdb
@@ -32,21 +31,8 @@ con.execute(f"""COPY (SELECT *, CAST(occurred_at AS DATE) AS event_date
 print(time.perf_counter() - started)
 "#;
 
-pub async fn run(ctx: &Context, args: &BenchIngestArgs) -> Result<()> {
-    let dir = match &args.dir {
-        Some(dir) => dir.clone(),
-        None => std::env::temp_dir().join(format!("eventlake-bench-{}", std::process::id())),
-    };
-    std::fs::create_dir_all(&dir)?;
-    let input = dir.join(format!("events-{}.ndjson", args.events));
-    if !input.exists() {
-        let config = WorkloadConfig {
-            events: args.events,
-            bad_ratio: 0.0,
-            ..WorkloadConfig::default()
-        };
-        generate::write_file(config, &input, true)?;
-    }
+pub async fn run(ctx: &Context, args: &BenchArgs) -> Result<()> {
+    let (dir, input) = super::input(args)?;
     let bytes = std::fs::metadata(&input)?.len();
     println!(
         "input: {} ({} events, {:.1} MiB, no bad records so every tool can read it)",

@@ -10,11 +10,10 @@ use anyhow::{Context as _, Result};
 use chrono::NaiveDate;
 use eventlake_jobs::{Body, Project, RunOptions};
 use eventlake_lake::{Lake, query};
-use eventlake_workload::WorkloadConfig;
 
 use crate::Context;
-use crate::args::BenchJobsArgs;
-use crate::commands::{generate, ingest};
+use crate::args::BenchArgs;
+use crate::commands::ingest;
 
 /// Creates one view per lake table over its Parquet files, then times each query
 /// materialised into a DuckDB table. Prints `{"job": seconds}`.
@@ -38,26 +37,15 @@ for job, sql in spec["queries"].items():
 print(json.dumps(out))
 "#;
 
-/// The day the benchmark's jobs treat as today (the generator's default end).
+/// The day the benchmark's jobs treat as today: the generated workload's end.
 fn as_of() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 11, 1).expect("valid")
+    eventlake_workload::WorkloadConfig::default()
+        .end
+        .date_naive()
 }
 
-pub async fn run(ctx: &Context, args: &BenchJobsArgs) -> Result<()> {
-    let dir = match &args.dir {
-        Some(dir) => dir.clone(),
-        None => std::env::temp_dir().join(format!("eventlake-bench-{}", std::process::id())),
-    };
-    std::fs::create_dir_all(&dir)?;
-    let input = dir.join(format!("events-{}.ndjson", args.events));
-    if !input.exists() {
-        let config = WorkloadConfig {
-            events: args.events,
-            bad_ratio: 0.0,
-            ..WorkloadConfig::default()
-        };
-        generate::write_file(config, &input, true)?;
-    }
+pub async fn run(ctx: &Context, args: &BenchArgs) -> Result<()> {
+    let (dir, input) = super::input(args)?;
     let lake_dir = dir.join("jobs-lake");
     let _ = std::fs::remove_dir_all(&lake_dir);
     let lake = Lake::new(lake_dir.to_str().context("lake path is not UTF-8")?)?;
