@@ -1,0 +1,426 @@
+//! Candidate generation, scoring and ranking: for every open opportunity and role, the parties
+//! sharing a required skill (or offering a needed resource) are looked up in an inverted index,
+//! filtered by the hard constraints, scored, and the best `top_k` kept with their reasons.
+//!
+//! Invariant: work is proportional to the candidates the index yields, never to parties ×
+//! opportunities; a pair that breaks a hard constraint or was declined is never scored.
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap};
+
+use rayon::prelude::*;
+
+use crate::config::{Config, Factor, ModelConfig};
+use crate::constraint::{budget_per_head, check, price};
+use crate::feedback::Feedback;
+use crate::model::Model;
+use crate::profile::{Opportunity, Party, Role, Vocabs};
+use crate::score::{self, Interest, Sub};
+
+/// Everything the engine reads, loaded once per run.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    pub vocabs: Vocabs,
+    pub parties: Vec<Party>,
+    /// (tenant, party id) → index into `parties`.
+    pub party_index: HashMap<(u32, String), usize>,
+    /// Open opportunities only.
+    pub opportunities: Vec<Opportunity>,
+    pub feedback: Feedback,
+}
+
+impl Inputs {
+    pub fn party(&self, tenant: u32, id: &str) -> Option<&Party> {
+        self.party_index
+            .get(&(tenant, id.to_owned()))
+            .map(|&i| &self.parties[i])
+    }
+
+    /// Resources each party offers and needs across its open resource-pooling opportunities.
+    pub fn pools(&self) -> HashMap<usize, (Vec<u32>, Vec<u32>)> {
+        let mut pools: HashMap<usize, (Vec<u32>, Vec<u32>)> = HashMap::new();
+        for o in &self.opportunities {
+            if o.model != Model::ResourcePooling {
+                continue;
+            }
+            if let Some(&p) = self.party_index.get(&(o.tenant, o.poster.clone())) {
+                let entry = pools.entry(p).or_default();
+                entry.0.extend(&o.offered);
+                entry.1.extend(&o.needed);
+            }
+        }
+        for (offered, needed) in pools.values_mut() {
+            offered.sort_unstable();
+            offered.dedup();
+            needed.sort_unstable();
+            needed.dedup();
+        }
+        pools
+    }
+}
+
+/// One reason of a match: a sub-score, its weight and its text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reason {
+    pub factor: &'static str,
+    pub score: f64,
+    pub weight: f64,
+    pub text: String,
+}
+
+/// A proposed candidate for one role of one opportunity.
+#[derive(Debug, Clone)]
+pub struct Match {
+    pub opportunity: usize,
+    pub candidate: usize,
+    pub role: String,
+    pub score: f64,
+    /// How well the candidate fits the opportunity.
+    pub fit: f64,
+    /// How well the opportunity fits the candidate (reciprocal models).
+    pub interest: Option<f64>,
+    pub rank: u32,
+    pub reasons: Vec<Reason>,
+}
+
+/// Counts for logs and benchmarks.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    /// Pairs the index yielded (after de-duplication across a role's skills).
+    pub candidates: u64,
+    /// Pairs that passed the hard constraints and were scored.
+    pub scored: u64,
+    pub matches: u64,
+}
+
+/// The role name of resource-pooling matches, which match needs rather than roles.
+pub const RESOURCES_ROLE: &str = "resources";
+
+/// A scored pair: the combined score, both sides, and each weighted sub-score.
+#[derive(Debug, Clone)]
+pub struct Scored {
+    pub score: f64,
+    pub fit: f64,
+    pub interest: Option<Sub>,
+    pub subs: Vec<(Factor, Sub)>,
+}
+
+impl Scored {
+    /// The top three weighted contributions, then the candidate's side when it counts.
+    pub fn reasons(&self, config: &ModelConfig) -> Vec<Reason> {
+        let mut ranked: Vec<&(Factor, Sub)> = self.subs.iter().collect();
+        ranked.sort_by(|a, b| {
+            let ca = config.weight(a.0) * a.1.value;
+            let cb = config.weight(b.0) * b.1.value;
+            cb.total_cmp(&ca).then(a.0.cmp(&b.0))
+        });
+        let mut out: Vec<Reason> = ranked
+            .into_iter()
+            .take(3)
+            .map(|(f, s)| Reason {
+                factor: f.name(),
+                score: s.value,
+                weight: config.weight(*f),
+                text: s.text(),
+            })
+            .collect();
+        if let Some(i) = &self.interest {
+            out.push(Reason {
+                factor: "interest",
+                score: i.value,
+                weight: 0.0,
+                text: i.text(),
+            });
+        }
+        out
+    }
+}
+
+/// Harmonic mean: both sides must fit for the pair to score well.
+pub fn harmonic(a: f64, b: f64) -> f64 {
+    if a + b <= 0.0 {
+        0.0
+    } else {
+        2.0 * a * b / (a + b)
+    }
+}
+
+/// What one candidate brings to one role, and what it wants.
+pub struct Pair<'a> {
+    pub opportunity: &'a Opportunity,
+    pub role: Option<&'a Role>,
+    pub poster: Option<&'a Party>,
+    pub party: &'a Party,
+    /// (offered, needed) resources of the candidate, for resource pooling.
+    pub pool: Option<&'a (Vec<u32>, Vec<u32>)>,
+    /// (accepted, declined) suggestions of the candidate.
+    pub history: (u32, u32),
+}
+
+/// Scores a pair that passed the hard constraints.
+pub fn score_pair(config: &ModelConfig, p: &Pair<'_>) -> Scored {
+    let o = p.opportunity;
+    let no_skills = Vec::new();
+    let required = p.role.map_or(&no_skills, |r| &r.skills);
+    let where_ = o.location.or(p.poster.and_then(|x| x.location));
+    let km = where_
+        .zip(p.party.location)
+        .map(|(a, b)| score::distance_km(a, b));
+    let pay = score::budget(price(o, p.party), budget_per_head(o));
+    let mut subs = Vec::with_capacity(9);
+    for factor in Factor::ALL {
+        if config.weight(factor) <= 0.0 {
+            continue;
+        }
+        let sub = match factor {
+            Factor::Skills => score::skills(required, &p.party.skills),
+            Factor::Complement => score::complement(
+                required,
+                p.poster.map_or(&no_skills[..], |x| &x.skills),
+                &p.party.skills,
+            ),
+            Factor::Resources => score::overlap(
+                &o.needed,
+                p.pool.map_or(&[][..], |x| &x.0),
+                "needed resources offered",
+            ),
+            Factor::Sectors => score::overlap(&o.sectors, &p.party.sectors, "sectors in common"),
+            Factor::Distance => score::distance(km, o.radius_km, o.remote),
+            Factor::Budget => pay,
+            Factor::Availability => score::availability(p.party.available, o.starts, o.ends),
+            Factor::Capacity => score::capacity(p.party.capacity, p.role.map_or(1, |r| r.count)),
+            Factor::Reputation => score::reputation(p.history.0, p.history.1),
+            Factor::Verified => score::verified(p.party.verified),
+            Factor::Language => score::overlap(
+                p.poster.map_or(&[][..], |x| &x.languages),
+                &p.party.languages,
+                "of the poster's languages spoken",
+            ),
+        };
+        subs.push((factor, sub));
+    }
+    let fit: f64 = subs
+        .iter()
+        .map(|(f, s)| config.weight(*f) * s.value)
+        .sum::<f64>()
+        .clamp(0.0, 1.0);
+    let interest = config.reciprocal.then(|| {
+        if o.model == Model::ResourcePooling {
+            let back = score::overlap(
+                p.pool.map_or(&[][..], |x| &x.1),
+                &o.offered,
+                "of the candidate's needs offered back",
+            );
+            Sub {
+                value: 0.5 + 0.5 * back.value,
+                why: back.why,
+            }
+        } else {
+            score::interest(&Interest {
+                model_preferred: p.party.models.as_ref().map(|m| m.contains(&o.model)),
+                remote: o.remote,
+                remote_ok: p.party.remote_ok,
+                km,
+                max_travel_km: p.party.max_travel_km,
+                pay,
+                sectors: score::overlap(&p.party.sectors, &o.sectors, "sectors"),
+            })
+        }
+    });
+    let score = interest.map_or(fit, |i| harmonic(fit, i.value));
+    Scored {
+        score,
+        fit,
+        interest,
+        subs,
+    }
+}
+
+/// Heap entry ordered so the heap's top is the worst kept candidate.
+struct Kept<'a> {
+    score: f64,
+    id: &'a str,
+    index: usize,
+}
+
+impl Ord for Kept<'_> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Better = higher score, then smaller id; the heap keeps the worst on top.
+        other
+            .score
+            .total_cmp(&self.score)
+            .then_with(|| self.id.cmp(other.id))
+    }
+}
+impl PartialOrd for Kept<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl PartialEq for Kept<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Kept<'_> {}
+
+/// Inverted indexes: (tenant, skill) → parties with it; (tenant, resource) → parties offering it.
+struct Index {
+    skills: HashMap<(u32, u32), Vec<u32>>,
+    offers: HashMap<(u32, u32), Vec<u32>>,
+}
+
+fn index(inputs: &Inputs, pools: &HashMap<usize, (Vec<u32>, Vec<u32>)>) -> Index {
+    let mut skills: HashMap<(u32, u32), Vec<u32>> = HashMap::new();
+    for (i, p) in inputs.parties.iter().enumerate() {
+        for s in &p.skills {
+            skills.entry((p.tenant, s.id)).or_default().push(i as u32);
+        }
+    }
+    let mut offers: HashMap<(u32, u32), Vec<u32>> = HashMap::new();
+    let mut pooled: Vec<_> = pools.iter().collect();
+    pooled.sort_unstable_by_key(|(p, _)| **p);
+    for (&p, (offered, _)) in pooled {
+        for &r in offered {
+            offers
+                .entry((inputs.parties[p].tenant, r))
+                .or_default()
+                .push(p as u32);
+        }
+    }
+    Index { skills, offers }
+}
+
+/// Per-thread scratch: a stamp per party marks the candidates already seen for the current role.
+struct Scratch {
+    seen: Vec<u32>,
+    stamp: u32,
+}
+
+/// Matches every open opportunity; returns the matches and the counts.
+pub fn run(inputs: &Inputs, config: &Config) -> (Vec<Match>, Stats) {
+    let pools = inputs.pools();
+    let index = index(inputs, &pools);
+    let n = inputs.parties.len();
+    let per_opportunity: Vec<(Vec<Match>, Stats)> = inputs
+        .opportunities
+        .par_iter()
+        .enumerate()
+        .map_init(
+            || Scratch {
+                seen: vec![0; n],
+                stamp: 0,
+            },
+            |scratch, (i, o)| opportunity(inputs, config, &index, &pools, scratch, i, o),
+        )
+        .collect();
+    let mut stats = Stats::default();
+    let mut matches = Vec::new();
+    for (m, s) in per_opportunity {
+        stats.candidates += s.candidates;
+        stats.scored += s.scored;
+        stats.matches += m.len() as u64;
+        matches.extend(m);
+    }
+    (matches, stats)
+}
+
+fn opportunity(
+    inputs: &Inputs,
+    config: &Config,
+    index: &Index,
+    pools: &HashMap<usize, (Vec<u32>, Vec<u32>)>,
+    scratch: &mut Scratch,
+    at: usize,
+    o: &Opportunity,
+) -> (Vec<Match>, Stats) {
+    let model = config.model(o.model);
+    let poster = inputs.party(o.tenant, &o.poster);
+    let mut stats = Stats::default();
+    let mut out = Vec::new();
+    // Resource pooling matches needs to offers; every other model matches each role.
+    let lists: Vec<(Option<&Role>, Vec<&Vec<u32>>)> = if o.model == Model::ResourcePooling {
+        let lists = o
+            .needed
+            .iter()
+            .filter_map(|r| index.offers.get(&(o.tenant, *r)))
+            .collect();
+        vec![(None, lists)]
+    } else {
+        o.roles
+            .iter()
+            .map(|role| {
+                let lists = role
+                    .skills
+                    .iter()
+                    .filter_map(|s| index.skills.get(&(o.tenant, s.id)))
+                    .collect();
+                (Some(role), lists)
+            })
+            .collect()
+    };
+    for (role, lists) in lists {
+        scratch.stamp += 1;
+        let stamp = scratch.stamp;
+        let mut heap: BinaryHeap<Kept> = BinaryHeap::with_capacity(model.top_k + 1);
+        for &p in lists.iter().flat_map(|l| l.iter()) {
+            let slot = &mut scratch.seen[p as usize];
+            if *slot == stamp {
+                continue;
+            }
+            *slot = stamp;
+            stats.candidates += 1;
+            let party = &inputs.parties[p as usize];
+            if check(o, role, party).is_err()
+                || inputs.feedback.declined(o.tenant, &o.id, &party.id)
+            {
+                continue;
+            }
+            stats.scored += 1;
+            let pair = Pair {
+                opportunity: o,
+                role,
+                poster,
+                party,
+                pool: pools.get(&(p as usize)),
+                history: inputs.feedback.counts(o.tenant, &party.id),
+            };
+            let kept = Kept {
+                score: score_pair(model, &pair).score,
+                id: &party.id,
+                index: p as usize,
+            };
+            if heap.len() < model.top_k {
+                heap.push(kept);
+            } else if heap.peek().is_some_and(|worst| kept < *worst) {
+                heap.pop();
+                heap.push(kept);
+            }
+        }
+        let mut kept = heap.into_vec();
+        kept.sort();
+        for (rank, k) in kept.iter().enumerate() {
+            let party = &inputs.parties[k.index];
+            let pair = Pair {
+                opportunity: o,
+                role,
+                poster,
+                party,
+                pool: pools.get(&k.index),
+                history: inputs.feedback.counts(o.tenant, &party.id),
+            };
+            let scored = score_pair(model, &pair);
+            out.push(Match {
+                opportunity: at,
+                candidate: k.index,
+                role: role.map_or(RESOURCES_ROLE, |r| &r.name).to_owned(),
+                score: scored.score,
+                fit: scored.fit,
+                interest: scored.interest.map(|i| i.value),
+                rank: rank as u32 + 1,
+                reasons: scored.reasons(model),
+            });
+        }
+    }
+    (out, stats)
+}

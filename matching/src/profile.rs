@@ -1,0 +1,369 @@
+//! The matching view of parties and opportunities, read from `silver.parties` and
+//! `silver.opportunities`, with names interned to small ids so comparisons are integer work.
+//!
+//! Invariant: skill, sector, certification and resource lists are sorted and de-duplicated
+//! (a skill keeps its highest level), so set operations are merges; money is converted to
+//! pounds sterling once, here, so every comparison is in one currency.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use crate::model::Model;
+
+/// Names to dense ids, one space per vocabulary.
+#[derive(Debug, Default)]
+pub struct Vocab {
+    ids: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Vocab {
+    pub fn id(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.ids.insert(name.to_owned(), id);
+        self.names.push(name.to_owned());
+        id
+    }
+
+    pub fn get(&self, name: &str) -> Option<u32> {
+        self.ids.get(name).copied()
+    }
+
+    pub fn name(&self, id: u32) -> &str {
+        &self.names[id as usize]
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    fn ids(&mut self, names: &[String]) -> Vec<u32> {
+        let mut out: Vec<u32> = names.iter().map(|n| self.id(n)).collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
+/// Every vocabulary the engine interns.
+#[derive(Debug, Default)]
+pub struct Vocabs {
+    pub tenants: Vocab,
+    pub skills: Vocab,
+    pub sectors: Vocab,
+    pub certifications: Vocab,
+    pub resources: Vocab,
+    pub languages: Vocab,
+}
+
+/// A skill and its level (1–5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Skill {
+    pub id: u32,
+    pub level: u8,
+}
+
+/// A point on the globe, in decimal degrees.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    pub lat: f64,
+    pub lon: f64,
+}
+
+/// A money range in pounds sterling.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Money {
+    pub min: f64,
+    pub max: f64,
+}
+
+/// A party as the engine sees it.
+#[derive(Debug, Clone)]
+pub struct Party {
+    pub tenant: u32,
+    pub id: String,
+    pub individual: bool,
+    pub skills: Vec<Skill>,
+    pub sectors: Vec<u32>,
+    pub certifications: Vec<u32>,
+    pub location: Option<Point>,
+    pub country: Option<String>,
+    pub capacity: u32,
+    /// First and last available day (days since 1970-01-01); `None` = not stated.
+    pub available: Option<(i32, Option<i32>)>,
+    pub rate: Option<Money>,
+    pub languages: Vec<u32>,
+    pub verified: bool,
+    /// Preferred models; `None` = not stated.
+    pub models: Option<Vec<Model>>,
+    pub remote_ok: Option<bool>,
+    pub max_travel_km: Option<f64>,
+}
+
+/// A role to fill.
+#[derive(Debug, Clone)]
+pub struct Role {
+    pub name: String,
+    pub skills: Vec<Skill>,
+    pub count: u32,
+}
+
+/// Who may take part.
+#[derive(Debug, Clone, Default)]
+pub struct Eligibility {
+    pub verified_only: bool,
+    pub countries: Vec<String>,
+    pub min_capacity: Option<u32>,
+    pub certifications: Vec<u32>,
+}
+
+/// An open opportunity as the engine sees it.
+#[derive(Debug, Clone)]
+pub struct Opportunity {
+    pub tenant: u32,
+    pub id: String,
+    pub poster: String,
+    pub model: Model,
+    pub sub_model: String,
+    pub roles: Vec<Role>,
+    pub sectors: Vec<u32>,
+    pub budget: Option<Money>,
+    pub location: Option<Point>,
+    pub remote: bool,
+    pub radius_km: Option<f64>,
+    pub starts: i32,
+    pub ends: Option<i32>,
+    pub offered: Vec<u32>,
+    pub needed: Vec<u32>,
+    pub eligibility: Eligibility,
+}
+
+/// Value of one unit of each currency in pounds sterling (a fixed table: matching only needs
+/// to compare orders of magnitude, and a fixed table keeps runs reproducible).
+pub fn to_pounds(amount: f64, currency: &str) -> f64 {
+    let per_pound = match currency {
+        "EUR" => 1.17,
+        "USD" => 1.27,
+        "CAD" => 1.73,
+        "CHF" => 1.12,
+        "SEK" => 13.5,
+        "DKK" => 8.7,
+        "PLN" => 5.0,
+        _ => 1.0,
+    };
+    amount / per_pound
+}
+
+pub(crate) fn day_number(date: NaiveDate) -> i32 {
+    (date - NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid")).num_days() as i32
+}
+
+// ---- rows as they come out of the silver tables (via arrow-json) ----
+
+#[derive(Deserialize)]
+pub(crate) struct SkillRow {
+    name: String,
+    level: i64,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct LocationRow {
+    lat: f64,
+    lon: f64,
+    country: String,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct MoneyRow {
+    min: i64,
+    max: i64,
+    currency: String,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct AvailabilityRow {
+    from: NaiveDate,
+    to: Option<NaiveDate>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct PreferencesRow {
+    collaboration_models: Option<Vec<String>>,
+    remote_ok: Option<bool>,
+    max_travel_km: Option<i64>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct PartyRow {
+    tenant_id: String,
+    party_id: String,
+    kind: Option<String>,
+    skills: Option<Vec<SkillRow>>,
+    sectors: Option<Vec<String>>,
+    certifications: Option<Vec<String>>,
+    location: Option<LocationRow>,
+    capacity: Option<i64>,
+    availability: Option<AvailabilityRow>,
+    rate: Option<MoneyRow>,
+    languages: Option<Vec<String>>,
+    verified: Option<bool>,
+    preferences: Option<PreferencesRow>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RoleRow {
+    role: String,
+    skills: Vec<SkillRow>,
+    count: i64,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct EligibilityRow {
+    min_verified: Option<bool>,
+    countries: Option<Vec<String>>,
+    min_capacity: Option<i64>,
+    required_certifications: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct OpportunityRow {
+    tenant_id: String,
+    opportunity_id: String,
+    poster_id: Option<String>,
+    collaboration_model: Option<String>,
+    sub_model: Option<String>,
+    required_roles: Option<Vec<RoleRow>>,
+    sectors: Option<Vec<String>>,
+    budget: Option<MoneyRow>,
+    location: Option<LocationRow>,
+    remote: Option<bool>,
+    radius_km: Option<i64>,
+    starts_on: Option<NaiveDate>,
+    ends_on: Option<NaiveDate>,
+    resources_offered: Option<Vec<String>>,
+    resources_needed: Option<Vec<String>>,
+    eligibility: Option<EligibilityRow>,
+}
+
+fn skills(vocab: &mut Vocab, rows: &[SkillRow]) -> Vec<Skill> {
+    let mut out: Vec<Skill> = rows
+        .iter()
+        .map(|s| Skill {
+            id: vocab.id(&s.name),
+            level: s.level.clamp(1, 5) as u8,
+        })
+        .collect();
+    // Highest level first within an id, then keep the first of each id.
+    out.sort_unstable_by(|a, b| a.id.cmp(&b.id).then(b.level.cmp(&a.level)));
+    out.dedup_by_key(|s| s.id);
+    out
+}
+
+fn money(row: &MoneyRow) -> Money {
+    Money {
+        min: to_pounds(row.min as f64, &row.currency),
+        max: to_pounds(row.max.max(row.min) as f64, &row.currency),
+    }
+}
+
+impl PartyRow {
+    pub(crate) fn key(&self) -> (&str, &str) {
+        (&self.tenant_id, &self.party_id)
+    }
+
+    pub(crate) fn into_party(self, v: &mut Vocabs) -> Party {
+        let empty = Vec::new();
+        Party {
+            tenant: v.tenants.id(&self.tenant_id),
+            id: self.party_id,
+            individual: self.kind.as_deref() == Some("individual"),
+            skills: skills(&mut v.skills, self.skills.as_deref().unwrap_or(&[])),
+            sectors: v.sectors.ids(self.sectors.as_ref().unwrap_or(&empty)),
+            certifications: v
+                .certifications
+                .ids(self.certifications.as_ref().unwrap_or(&empty)),
+            location: self.location.as_ref().map(|l| Point {
+                lat: l.lat,
+                lon: l.lon,
+            }),
+            country: self.location.map(|l| l.country),
+            capacity: self.capacity.unwrap_or(1).clamp(1, 10_000) as u32,
+            available: self
+                .availability
+                .map(|a| (day_number(a.from), a.to.map(day_number))),
+            rate: self.rate.as_ref().map(money),
+            languages: v.languages.ids(self.languages.as_ref().unwrap_or(&empty)),
+            verified: self.verified.unwrap_or(false),
+            models: self
+                .preferences
+                .as_ref()
+                .and_then(|p| p.collaboration_models.as_ref())
+                .map(|ms| ms.iter().filter_map(|m| Model::parse(m)).collect()),
+            remote_ok: self.preferences.as_ref().and_then(|p| p.remote_ok),
+            max_travel_km: self
+                .preferences
+                .as_ref()
+                .and_then(|p| p.max_travel_km)
+                .map(|k| k as f64),
+        }
+    }
+}
+
+impl OpportunityRow {
+    /// `None` when the row lacks what matching needs (a model, a poster, a start day).
+    pub(crate) fn into_opportunity(self, v: &mut Vocabs) -> Option<Opportunity> {
+        let empty = Vec::new();
+        let model = Model::parse(self.collaboration_model.as_deref()?)?;
+        let eligibility = self.eligibility.map(|e| Eligibility {
+            verified_only: e.min_verified.unwrap_or(false),
+            countries: e.countries.unwrap_or_default(),
+            min_capacity: e.min_capacity.map(|c| c.max(1) as u32),
+            certifications: v
+                .certifications
+                .ids(e.required_certifications.as_ref().unwrap_or(&empty)),
+        });
+        Some(Opportunity {
+            tenant: v.tenants.id(&self.tenant_id),
+            id: self.opportunity_id,
+            poster: self.poster_id?,
+            model,
+            sub_model: self.sub_model.unwrap_or_default(),
+            roles: self
+                .required_roles
+                .unwrap_or_default()
+                .into_iter()
+                .map(|r| Role {
+                    skills: skills(&mut v.skills, &r.skills),
+                    name: r.role,
+                    count: r.count.clamp(1, 100) as u32,
+                })
+                .collect(),
+            sectors: v.sectors.ids(self.sectors.as_ref().unwrap_or(&empty)),
+            budget: self.budget.as_ref().map(money),
+            location: self.location.map(|l| Point {
+                lat: l.lat,
+                lon: l.lon,
+            }),
+            remote: self.remote.unwrap_or(false),
+            radius_km: self.radius_km.map(|r| r as f64),
+            starts: day_number(self.starts_on?),
+            ends: self.ends_on.map(day_number),
+            offered: v
+                .resources
+                .ids(self.resources_offered.as_ref().unwrap_or(&empty)),
+            needed: v
+                .resources
+                .ids(self.resources_needed.as_ref().unwrap_or(&empty)),
+            eligibility: eligibility.unwrap_or_default(),
+        })
+    }
+}
