@@ -54,6 +54,9 @@ pub enum Command {
     Jobs(JobsCommand),
     /// Generate a workload, ingest it, run the jobs, show the results, then collect more over HTTP.
     Demo(DemoArgs),
+    /// Matching quality: evaluate gold.matches against planted ground truth.
+    #[command(subcommand)]
+    Matching(MatchingCommand),
     /// Benchmarks, each beside its reference in one run.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -77,6 +80,16 @@ pub struct WorkloadArgs {
     /// Number of tenants.
     #[arg(long, default_value_t = 4)]
     pub tenants: u32,
+    /// Which events: all five applications, or the marketplace only (about five party
+    /// registrations per posting, for matching).
+    #[arg(long, value_enum, default_value = "all")]
+    pub mix: MixArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum MixArg {
+    All,
+    Marketplace,
 }
 
 #[derive(Debug, Args)]
@@ -86,6 +99,28 @@ pub struct GenerateArgs {
     /// Output file, or `-` for standard output.
     #[arg(long, default_value = "-")]
     pub out: PathBuf,
+    /// Also write the planted matching ground truth here (JSON), for `matching evaluate`.
+    #[arg(long)]
+    pub truth: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MatchingCommand {
+    /// P@k, R@k and NDCG@k of gold.matches per model against a generator's planted truth,
+    /// beside random and skill-Jaccard baselines.
+    Evaluate(EvaluateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// Ground truth written by `eventlake generate --truth FILE`.
+    #[arg(long)]
+    pub truth: PathBuf,
+    /// Cut-off of the ranking.
+    #[arg(long, default_value_t = 10)]
+    pub k: usize,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
 }
 
 #[derive(Debug, Subcommand)]
@@ -220,6 +255,19 @@ pub enum BenchCommand {
     Ingest(BenchArgs),
     /// The whole job graph on a generated lake, with the gold queries beside DuckDB.
     Jobs(BenchArgs),
+    /// The matching jobs at growing marketplace sizes: time, peak memory, candidates, and
+    /// quality beside the random and Jaccard baselines.
+    Matching(MatchingBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MatchingBenchArgs {
+    /// Party counts to run, comma-separated; each gets a fifth as many postings.
+    #[arg(long, value_delimiter = ',', default_value = "10000,30000,100000")]
+    pub parties: Vec<u64>,
+    /// Working directory (default: a temporary folder).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

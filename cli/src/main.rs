@@ -61,6 +61,12 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Sql(args) => commands::sql::run(&ctx, &args).await,
         Command::Jobs(command) => commands::jobs::run(&ctx, command).await,
         Command::Demo(args) => commands::demo::run(&ctx, &args).await,
+        Command::Matching(args::MatchingCommand::Evaluate(args)) => {
+            commands::matching::evaluate(&ctx, &args).await
+        }
+        Command::Bench(args::BenchCommand::Matching(args)) => {
+            commands::bench::matching::run(&ctx, &args).await
+        }
         Command::Bench(args::BenchCommand::Ingest(args)) => {
             commands::bench::ingest::run(&ctx, &args).await
         }

@@ -1,5 +1,6 @@
-//! Job definitions: a TOML file per job, with its SQL beside it (`name.sql`) or a `[silver]`
-//! section for the Rust job that decodes bronze payloads into a typed entity table.
+//! Job definitions: a TOML file per job, with its SQL beside it (`name.sql`), a `[silver]`
+//! section for the Rust job that decodes bronze payloads into a typed entity table, or a
+//! `[matching]` section for one output of the matching engine.
 //!
 //! Invariant: a [`Job`] that loaded is internally consistent: its materialisation has the keys
 //! its strategy needs, its SQL exists, its schedule parses and each data test names one check.
@@ -36,6 +37,8 @@ pub enum Body {
     Sql(String),
     /// Decode these event types from `bronze.events` into a typed entity table.
     Silver { event_types: Vec<String> },
+    /// One output of the matching engine (`eventlake-matching`), with its built-in weights.
+    Matching { output: eventlake_matching::Output },
 }
 
 /// How the job's rows replace or join the table's rows.
@@ -134,6 +137,7 @@ struct File {
     reads: Vec<String>,
     sql: Option<String>,
     silver: Option<SilverFile>,
+    matching: Option<MatchingFile>,
     materialization: MaterializationFile,
     schedule: Option<String>,
     #[serde(default)]
@@ -146,6 +150,12 @@ struct File {
 #[serde(deny_unknown_fields)]
 struct SilverFile {
     event_types: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MatchingFile {
+    output: String,
 }
 
 #[derive(Deserialize)]
@@ -209,19 +219,30 @@ impl Job {
             .unwrap_or(file)
             .trim_end_matches(".toml");
         let name = parsed.name.unwrap_or_else(|| stem.to_owned());
-        let body = match (parsed.silver, parsed.sql) {
-            (Some(_), Some(_)) => {
-                return Err(bad("give either `sql` or `[silver]`, not both".into()));
-            }
-            (Some(silver), None) => Body::Silver {
+        let body = match (parsed.silver, parsed.matching, parsed.sql) {
+            (Some(silver), None, None) => Body::Silver {
                 event_types: silver.event_types,
             },
-            (None, sql_file) => {
+            (None, Some(matching), None) => Body::Matching {
+                output: eventlake_matching::Output::parse(&matching.output).ok_or_else(|| {
+                    bad(format!(
+                        "`{}` is not a matching output (one of: {})",
+                        matching.output,
+                        eventlake_matching::Output::ALL.map(|o| o.name()).join(", ")
+                    ))
+                })?,
+            },
+            (None, None, sql_file) => {
                 let sql_file = sql_file.unwrap_or_else(|| format!("{stem}.sql"));
                 Body::Sql(
                     sql(&sql_file)
                         .ok_or_else(|| bad(format!("SQL file `{sql_file}` not found")))?,
                 )
+            }
+            _ => {
+                return Err(bad(
+                    "give one of `sql`, `[silver]` or `[matching]`, not several".into(),
+                ));
             }
         };
         let m = parsed.materialization;
@@ -302,6 +323,13 @@ impl Job {
                 })
                 .collect::<Vec<_>>()
                 .join(","),
+            Body::Matching { output } => {
+                format!(
+                    "matching:{}:{}",
+                    output.name(),
+                    eventlake_matching::config::BUILTIN
+                )
+            }
         };
         let text = format!("{body}\u{0}{:?}\u{0}{}", self.materialization, self.output);
         // Kept within i64 so it survives the JSON round trip of `input_versions` anywhere.

@@ -218,6 +218,12 @@ async fn attempt(
         Body::Silver { event_types } => {
             silver::compute(&ctx, lake, job, event_types, window.from, window.to).await?
         }
+        Body::Matching { output } => {
+            let config = eventlake_matching::Config::builtin();
+            eventlake_matching::compute(&ctx, *output, &config, run_id)
+                .await
+                .map_err(|e| job_err(e.to_string()))?
+        }
     };
     phase("compute");
     batches = batches

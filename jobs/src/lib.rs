@@ -34,7 +34,8 @@ pub fn compile(job: &Job, as_of: chrono::NaiveDate) -> Result<String> {
     let Body::Sql(sql) = &job.body else {
         return Err(Error::Job {
             job: job.name.clone(),
-            reason: "a [silver] job has no SQL to compile".into(),
+            reason: "only SQL jobs have SQL to compile ([silver] and [matching] jobs are Rust)"
+                .into(),
         });
     };
     let vars = template::Vars {

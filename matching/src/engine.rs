@@ -264,17 +264,91 @@ impl PartialEq for Kept<'_> {
 }
 impl Eq for Kept<'_> {}
 
-/// Inverted indexes: (tenant, skill) → parties with it; (tenant, resource) → parties offering it.
+/// Size of a geographic cell of the index, in degrees.
+const CELL_DEGREES: f64 = 1.0;
+/// Beyond this many cells a radius is searched through the skill index alone.
+const MAX_CELLS: i64 = 400;
+
+fn cell(degrees: f64) -> i16 {
+    (degrees / CELL_DEGREES).floor() as i16
+}
+
+/// Inverted indexes: (tenant, skill) → parties with it; the same per 1° cell of the party's
+/// location, for on-site work; (tenant, resource) → parties offering it.
 struct Index {
     skills: HashMap<(u32, u32), Vec<u32>>,
+    located: HashMap<(u32, u32, i16, i16), Vec<u32>>,
     offers: HashMap<(u32, u32), Vec<u32>>,
+}
+
+impl Index {
+    /// Cells that may hold a party within `radius_km` of `at`, or `None` when there are too
+    /// many to be worth it.
+    fn cells(at: crate::profile::Point, radius_km: f64) -> Option<Vec<(i16, i16)>> {
+        let dlat = radius_km / 111.0;
+        let (lat0, lat1) = ((at.lat - dlat).max(-90.0), (at.lat + dlat).min(90.0));
+        let widest = lat0.abs().max(lat1.abs()).min(89.0).to_radians().cos();
+        let dlon = radius_km / (111.0 * widest);
+        if dlon >= 180.0 {
+            return None;
+        }
+        let (c0, c1) = (cell(lat0), cell(lat1));
+        let (l0, l1) = (cell(at.lon - dlon), cell(at.lon + dlon));
+        if i64::from(c1 - c0 + 1) * i64::from(l1 - l0 + 1) > MAX_CELLS {
+            return None;
+        }
+        let wrap = |l: i16| {
+            let n = (360.0 / CELL_DEGREES) as i16;
+            let min = cell(-180.0);
+            (l - min).rem_euclid(n) + min
+        };
+        Some(
+            (c0..=c1)
+                .flat_map(|a| (l0..=l1).map(move |b| (a, wrap(b))))
+                .collect(),
+        )
+    }
+
+    /// Posting lists of the parties holding one of `role`'s skills, near the opportunity
+    /// when its work is on site.
+    fn role<'a>(&'a self, o: &Opportunity, role: &Role) -> Vec<&'a Vec<u32>> {
+        let on_site = (!o.remote).then_some(o.location).flatten().and_then(|at| {
+            Self::cells(
+                at,
+                o.radius_km.unwrap_or(crate::constraint::DEFAULT_RADIUS_KM),
+            )
+        });
+        match on_site {
+            Some(cells) => role
+                .skills
+                .iter()
+                .flat_map(|s| {
+                    cells
+                        .iter()
+                        .filter_map(move |&(a, b)| self.located.get(&(o.tenant, s.id, a, b)))
+                })
+                .collect(),
+            None => role
+                .skills
+                .iter()
+                .filter_map(|s| self.skills.get(&(o.tenant, s.id)))
+                .collect(),
+        }
+    }
 }
 
 fn index(inputs: &Inputs, pools: &HashMap<usize, (Vec<u32>, Vec<u32>)>) -> Index {
     let mut skills: HashMap<(u32, u32), Vec<u32>> = HashMap::new();
+    let mut located: HashMap<(u32, u32, i16, i16), Vec<u32>> = HashMap::new();
     for (i, p) in inputs.parties.iter().enumerate() {
         for s in &p.skills {
             skills.entry((p.tenant, s.id)).or_default().push(i as u32);
+            if let Some(at) = p.location {
+                located
+                    .entry((p.tenant, s.id, cell(at.lat), cell(at.lon)))
+                    .or_default()
+                    .push(i as u32);
+            }
         }
     }
     let mut offers: HashMap<(u32, u32), Vec<u32>> = HashMap::new();
@@ -288,7 +362,11 @@ fn index(inputs: &Inputs, pools: &HashMap<usize, (Vec<u32>, Vec<u32>)>) -> Index
                 .push(p as u32);
         }
     }
-    Index { skills, offers }
+    Index {
+        skills,
+        located,
+        offers,
+    }
 }
 
 /// Per-thread scratch: a stamp per party marks the candidates already seen for the current role.
@@ -349,14 +427,7 @@ fn opportunity(
     } else {
         o.roles
             .iter()
-            .map(|role| {
-                let lists = role
-                    .skills
-                    .iter()
-                    .filter_map(|s| index.skills.get(&(o.tenant, s.id)))
-                    .collect();
-                (Some(role), lists)
-            })
+            .map(|role| (Some(role), index.role(o, role)))
             .collect()
     };
     for (role, lists) in lists {

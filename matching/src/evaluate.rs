@@ -164,6 +164,18 @@ pub fn evaluate(
         .collect()
 }
 
+/// Evaluates the published `gold.matches` of the tables registered in `ctx`.
+pub async fn published(
+    ctx: &datafusion::prelude::SessionContext,
+    truth: &Truth,
+    k: usize,
+) -> Result<Vec<ModelReport>> {
+    let inputs = crate::load::inputs(ctx).await?;
+    let matches: Vec<MatchRow> =
+        crate::load::rows(ctx, "SELECT * FROM gold.matches", "gold.matches").await?;
+    Ok(evaluate(&inputs, &matches, truth, k))
+}
+
 /// A 64-bit mix (SplitMix64), for reproducible pseudo-random choices without a generator.
 fn mix(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);

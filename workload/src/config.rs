@@ -20,6 +20,19 @@ pub struct WorkloadConfig {
     pub end: DateTime<Utc>,
     /// How many tenants share the applications (at least 1).
     pub tenants: u32,
+    /// Which event types to draw.
+    pub mix: Mix,
+}
+
+/// Which event types a workload draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mix {
+    /// All five applications, in their usual proportions.
+    #[default]
+    All,
+    /// Marketplace events only, about five party registrations per posting (matching
+    /// benchmarks and quality evaluation).
+    Marketplace,
 }
 
 impl Default for WorkloadConfig {
@@ -34,6 +47,7 @@ impl Default for WorkloadConfig {
                 .single()
                 .expect("a valid constant date"),
             tenants: 4,
+            mix: Mix::All,
         }
     }
 }

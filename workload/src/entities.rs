@@ -266,10 +266,45 @@ pub(crate) struct PendingAnalysis {
     pub kind: u8,
 }
 
+/// What the generator remembers of a party's profile: enough to plant opportunities that
+/// are right for it (see `events::planted`). Updated by every `party.updated`.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Profile {
+    /// Index into `taxonomy::CITIES`.
+    pub city: u8,
+    /// Index into `taxonomy::ROLES` of the role the party specialises in.
+    pub specialty: u8,
+    /// (index into `taxonomy::SKILLS`, level).
+    pub skills: Vec<(u8, u8)>,
+    /// Indices into `taxonomy::SECTORS`.
+    pub sectors: Vec<u8>,
+    /// Indices into `taxonomy::CERTIFICATIONS`.
+    pub certifications: Vec<u8>,
+    /// First and last available instant (µs); `None` = not stated.
+    pub available: Option<(i64, Option<i64>)>,
+    pub verified: bool,
+    /// Preferred models (indices into `events::marketplace::MODELS`); `None` = not stated.
+    pub models: Option<Vec<u8>>,
+    pub max_travel_km: Option<i64>,
+}
+
+/// An open resource-pooling opportunity's offer and need, for planting barter partners.
+#[derive(Clone, Debug)]
+pub(crate) struct Pooling {
+    pub poster: u64,
+    pub offered: Vec<u8>,
+    pub needed: Vec<u8>,
+}
+
 /// Entities one tenant has registered so far.
 #[derive(Default)]
 pub(crate) struct Pools {
     pub parties: u64,
+    /// Per party index.
+    pub profiles: Vec<Profile>,
+    /// Parties by (home city, specialty role).
+    pub by_city_role: std::collections::HashMap<(u8, u8), Vec<u64>>,
+    pub pooling: Vec<Pooling>,
     pub opportunities: Vec<Opportunity>,
     pub supporters: u64,
     pub rooms: u64,

@@ -29,6 +29,7 @@ mod events;
 mod faults;
 mod json;
 mod taxonomy;
+mod truth;
 
 use std::collections::VecDeque;
 use std::io::{BufWriter, Write};
@@ -36,8 +37,9 @@ use std::io::{BufWriter, Write};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-pub use config::WorkloadConfig;
+pub use config::{Mix, WorkloadConfig};
 pub use faults::BadKind;
+pub use truth::{Planted, to_json as truth_json};
 
 use clock::{Clock, HOUR_US, SECOND_US};
 use events::Generator;
@@ -129,7 +131,7 @@ impl Workload {
         Self {
             rng: ChaCha8Rng::seed_from_u64(config.seed),
             clock: Clock::new(config.end, config.days, config.events),
-            generator: Generator::new(config.seed, config.tenants),
+            generator: Generator::new(config.seed, config.tenants, config.mix),
             events: config.events,
             emitted: 0,
             bad_ratio: config.effective_bad_ratio(),
@@ -183,6 +185,13 @@ impl Workload {
             bytes: good.to_vec(),
             bad: None,
         }
+    }
+}
+
+impl Workload {
+    /// Matching ground truth planted in the lines yielded so far (see [`Planted`]).
+    pub fn truth(&self) -> &[Planted] {
+        self.generator.truth()
     }
 }
 

@@ -4,9 +4,9 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
-use eventlake_workload::{Workload, WorkloadConfig};
+use eventlake_workload::{Mix, Planted, Workload, WorkloadConfig};
 
-use crate::args::{GenerateArgs, WorkloadArgs};
+use crate::args::{GenerateArgs, MixArg, WorkloadArgs};
 
 impl WorkloadArgs {
     pub fn config(&self) -> Result<WorkloadConfig> {
@@ -23,6 +23,10 @@ impl WorkloadArgs {
             bad_ratio: self.bad_ratio,
             days: self.days,
             tenants: self.tenants,
+            mix: match self.mix {
+                MixArg::All => Mix::All,
+                MixArg::Marketplace => Mix::Marketplace,
+            },
             ..WorkloadConfig::default()
         })
     }
@@ -30,20 +34,36 @@ impl WorkloadArgs {
 
 pub fn run(args: &GenerateArgs) -> Result<()> {
     let config = args.workload.config()?;
-    if args.out.as_os_str() == "-" {
+    let truth = if args.out.as_os_str() == "-" {
         let stdout = std::io::stdout();
-        write(config, &mut stdout.lock(), None)
+        write(config, &mut stdout.lock(), None)?
     } else {
-        write_file(config, &args.out, true)
+        write_file(config, &args.out, true)?
+    };
+    if let Some(path) = &args.truth {
+        write_truth(&truth, path)?;
+        eprintln!(
+            "planted ground truth for {} opportunities in {}",
+            truth.len(),
+            path.display()
+        );
     }
+    Ok(())
 }
 
-/// Writes the workload to `path`, with a progress bar if `show` is set.
-pub fn write_file(config: WorkloadConfig, path: &Path, show: bool) -> Result<()> {
+/// Writes planted matching ground truth as JSON (see `eventlake matching evaluate`).
+pub fn write_truth(truth: &[Planted], path: &Path) -> Result<()> {
+    std::fs::write(path, eventlake_workload::truth_json(truth))
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// Writes the workload to `path`, with a progress bar if `show` is set; returns the planted
+/// matching ground truth.
+pub fn write_file(config: WorkloadConfig, path: &Path, show: bool) -> Result<Vec<Planted>> {
     let file =
         std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
     let bar = show.then(|| crate::progress::count(config.events, "generate"));
-    write(
+    let truth = write(
         config,
         &mut BufWriter::with_capacity(1 << 20, file),
         bar.as_ref(),
@@ -51,15 +71,16 @@ pub fn write_file(config: WorkloadConfig, path: &Path, show: bool) -> Result<()>
     if let Some(bar) = bar {
         bar.finish();
     }
-    Ok(())
+    Ok(truth)
 }
 
 fn write(
     config: WorkloadConfig,
     out: &mut impl Write,
     bar: Option<&indicatif::ProgressBar>,
-) -> Result<()> {
-    for (i, line) in Workload::new(config).enumerate() {
+) -> Result<Vec<Planted>> {
+    let mut workload = Workload::new(config);
+    for (i, line) in (&mut workload).enumerate() {
         out.write_all(&line.bytes)?;
         out.write_all(b"\n")?;
         if let Some(bar) = bar
@@ -69,5 +90,5 @@ fn write(
         }
     }
     out.flush()?;
-    Ok(())
+    Ok(workload.truth().to_vec())
 }

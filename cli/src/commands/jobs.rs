@@ -67,6 +67,7 @@ fn kind(job: &Job) -> &'static str {
     match job.body {
         Body::Sql(_) => "sql",
         Body::Silver { .. } => "silver",
+        Body::Matching { .. } => "matching",
     }
 }
 

@@ -5,4 +5,5 @@ pub mod demo;
 pub mod generate;
 pub mod ingest;
 pub mod jobs;
+pub mod matching;
 pub mod sql;

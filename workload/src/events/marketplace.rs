@@ -8,9 +8,10 @@
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+use super::planted::{self, PLANT_SHARE};
 use super::{Ctx, EventType, Generator, distinct, id_field, log_normal, one, weighted};
 use crate::clock::DAY_US;
-use crate::entities::{Id, Kind, Opportunity, pick_hot, pick_recent};
+use crate::entities::{Id, Kind, Opportunity, Pooling, Profile, pick_hot, pick_recent};
 use crate::json::JsonWriter;
 use crate::taxonomy::{
     CERTIFICATIONS, CITIES, COMPANY_SUFFIXES, City, FIRST_NAMES, PROJECT_NOUNS, RESOURCES, ROLES,
@@ -71,9 +72,9 @@ pub(crate) const MODELS: [Model; 5] = [
         ],
     },
 ];
-const HIRING: u8 = 3;
+pub(super) const HIRING: u8 = 3;
 const COMPETITION: u8 = 4;
-const RESOURCE_POOLING: u8 = 2;
+pub(super) const RESOURCE_POOLING: u8 = 2;
 
 /// Value of one unit of each currency in pounds sterling, roughly.
 fn per_pound(currency: &str) -> f64 {
@@ -89,24 +90,33 @@ fn per_pound(currency: &str) -> f64 {
     }
 }
 
-/// Home city of a party, weighted by city size; derived from the party's id key.
-fn home_city(key: u64) -> &'static City {
+/// Index of a party's home city, weighted by city size; derived from the party's id key.
+pub(super) fn home_city_index(key: u64) -> usize {
     let total: u64 = CITIES.iter().map(|c| u64::from(c.weight)).sum();
     let mut u = key % total;
-    for c in &CITIES {
+    for (i, c) in CITIES.iter().enumerate() {
         if u < u64::from(c.weight) {
-            return c;
+            return i;
         }
         u -= u64::from(c.weight);
     }
-    &CITIES[0]
+    0
+}
+
+fn home_city(key: u64) -> &'static City {
+    &CITIES[home_city_index(key)]
+}
+
+/// The role a party specialises in (most of its skills come from it); from the id key.
+pub(super) fn specialty(key: u64) -> usize {
+    (key >> 40) as usize % ROLES.len()
 }
 
 fn is_individual(key: u64) -> bool {
     (key >> 24) % 100 < 65
 }
 
-fn write_location(w: &mut JsonWriter, rng: &mut ChaCha8Rng, city: &City) {
+pub(super) fn write_location(w: &mut JsonWriter, rng: &mut ChaCha8Rng, city: &City) {
     // Triangular jitter of up to ~4 km around the city centre.
     let dlat = (rng.random::<f64>() + rng.random::<f64>() - 1.0) * 0.04;
     let dlon =
@@ -139,7 +149,7 @@ fn write_money_range(w: &mut JsonWriter, key: &str, low: f64, spread: f64, curre
     w.end_object();
 }
 
-fn write_strings(w: &mut JsonWriter, key: &str, items: &[&str], picks: &[usize]) {
+pub(super) fn write_strings(w: &mut JsonWriter, key: &str, items: &[&str], picks: &[usize]) {
     w.key(key);
     w.begin_array();
     for &i in picks {
@@ -176,12 +186,14 @@ const UPDATABLE: [PartyField; 8] = [
     PartyField::Preferences,
 ];
 
+/// Writes one profile field and remembers it in `profile`.
 fn write_party_field(
     w: &mut JsonWriter,
     rng: &mut ChaCha8Rng,
     field: PartyField,
     key: u64,
     at: i64,
+    profile: &mut Profile,
 ) {
     let individual = is_individual(key);
     let city = home_city(key);
@@ -199,7 +211,7 @@ fn write_party_field(
         }
         PartyField::Skills => {
             // A party specialises in one role's skills and adds a few others.
-            let role = ROLES[(key >> 40) as usize % ROLES.len()].1;
+            let role = ROLES[specialty(key)].1;
             let want = if individual {
                 rng.random_range(2..=6)
             } else {
@@ -216,12 +228,15 @@ fn write_party_field(
             });
             w.key("skills");
             w.begin_array();
+            profile.skills.clear();
             for &s in &skills[..n] {
                 w.begin_object();
                 w.key("name");
                 w.str(SKILLS[s]);
                 w.key("level");
-                w.int(weighted(rng, &[(1, 5), (2, 15), (3, 35), (4, 30), (5, 15)]));
+                let level = weighted(rng, &[(1, 5), (2, 15), (3, 35), (4, 30), (5, 15)]);
+                w.int(level);
+                profile.skills.push((s as u8, level as u8));
                 if rng.random_bool(0.7) {
                     w.key("years_experience");
                     w.int(rng.random_range(1..=35));
@@ -234,12 +249,14 @@ fn write_party_field(
             let want = rng.random_range(1..=3);
             let (sectors, n) = distinct::<3>(rng, want, |rng| rng.random_range(0..SECTORS.len()));
             write_strings(w, "sectors", &SECTORS, &sectors[..n]);
+            profile.sectors = sectors[..n].iter().map(|&x| x as u8).collect();
         }
         PartyField::Certifications => {
             let want = rng.random_range(0..=4);
             let (certs, n) =
                 distinct::<4>(rng, want, |rng| rng.random_range(0..CERTIFICATIONS.len()));
             write_strings(w, "certifications", &CERTIFICATIONS, &certs[..n]);
+            profile.certifications = certs[..n].iter().map(|&x| x as u8).collect();
         }
         PartyField::Location => write_location(w, rng, city),
         PartyField::Capacity => {
@@ -256,11 +273,15 @@ fn write_party_field(
             w.begin_object();
             w.key("from");
             w.date(from);
+            let mut to = None;
             if rng.random_bool(0.7) {
+                let last = from + rng.random_range(30..365) * DAY_US;
                 w.key("to");
-                w.date(from + rng.random_range(30..365) * DAY_US);
+                w.date(last);
+                to = Some(last);
             }
             w.end_object();
+            profile.available = Some((from, to));
         }
         PartyField::Rate => {
             let fx = per_pound(city.currency);
@@ -291,7 +312,8 @@ fn write_party_field(
         }
         PartyField::Verified => {
             w.key("verified");
-            w.bool(rng.random_bool(0.6));
+            profile.verified = rng.random_bool(0.6);
+            w.bool(profile.verified);
         }
         PartyField::Preferences => {
             let want = rng.random_range(1..=3);
@@ -304,14 +326,15 @@ fn write_party_field(
                 w.str(MODELS[m].name);
             }
             w.end_array();
+            profile.models = Some(models[..n].iter().map(|&m| m as u8).collect());
             w.key("remote_ok");
             w.bool(rng.random_bool(0.55));
+            profile.max_travel_km = None;
             if rng.random_bool(0.6) {
+                let km = weighted(rng, &[(25, 20), (50, 30), (100, 25), (250, 15), (1000, 10)]);
                 w.key("max_travel_km");
-                w.int(weighted(
-                    rng,
-                    &[(25, 20), (50, 30), (100, 25), (250, 15), (1000, 10)],
-                ));
+                w.int(km);
+                profile.max_travel_km = Some(km);
             }
             w.end_object();
         }
@@ -331,7 +354,20 @@ impl Generator {
                 let index = pools.parties;
                 pools.parties += 1;
                 let id = party(index);
+                let city = home_city_index(id.key) as u8;
+                let role = specialty(id.key) as u8;
+                pools.profiles.push(Profile {
+                    city,
+                    specialty: role,
+                    ..Profile::default()
+                });
+                pools
+                    .by_city_role
+                    .entry((city, role))
+                    .or_default()
+                    .push(index);
                 self.open(rng, ty, ctx, id);
+                let profile = &mut self.pools[t].profiles[index as usize];
                 let w = &mut self.writer;
                 id_field(w, "party_id", id);
                 w.key("kind");
@@ -361,13 +397,15 @@ impl Generator {
                         _ => 1.0,
                     };
                     if optional_share >= 1.0 || rng.random_bool(optional_share) {
-                        write_party_field(w, rng, field, id.key, ctx.at);
+                        write_party_field(w, rng, field, id.key, ctx.at, profile);
                     }
                 }
             }
             PartyUpdated => {
-                let id = party(pick_hot(rng, pools.parties));
+                let index = pick_hot(rng, pools.parties);
+                let id = party(index);
                 self.open(rng, ty, ctx, id);
+                let profile = &mut self.pools[t].profiles[index as usize];
                 let w = &mut self.writer;
                 id_field(w, "party_id", id);
                 let want = rng.random_range(1..=3);
@@ -375,17 +413,23 @@ impl Generator {
                     distinct::<3>(rng, want, |rng| rng.random_range(0..UPDATABLE.len()));
                 fields[..n].sort_unstable();
                 for &f in &fields[..n] {
-                    write_party_field(w, rng, UPDATABLE[f], id.key, ctx.at);
+                    write_party_field(w, rng, UPDATABLE[f], id.key, ctx.at, profile);
                 }
             }
             OpportunityPosted => {
-                let poster = pick_hot(rng, pools.parties);
                 let model = weighted(
                     rng,
                     &[0u8, 1, 2, 3, 4].map(|m| (m, MODELS[m as usize].share)),
                 );
                 let subs = MODELS[model as usize].sub_models;
                 let sub_model = rng.random_range(0..subs.len()) as u8;
+                if rng.random_bool(PLANT_SHARE)
+                    && let Some(plan) = planted::plan(rng, pools, model, ctx.at)
+                {
+                    self.write_planted(rng, ctx, plan, model, sub_model);
+                    return;
+                }
+                let poster = pick_hot(rng, pools.parties);
                 let index = pools.opportunities.len() as u64;
                 pools.opportunities.push(Opportunity {
                     poster,
@@ -395,7 +439,15 @@ impl Generator {
                 let poster_id = party(poster);
                 self.open(rng, ty, ctx, poster_id);
                 let w = &mut self.writer;
-                write_opportunity(w, rng, ctx, opportunity(index), poster_id, model, sub_model);
+                let (offered, needed) =
+                    write_opportunity(w, rng, ctx, opportunity(index), poster_id, model, sub_model);
+                if model == RESOURCE_POOLING {
+                    self.pools[t].pooling.push(Pooling {
+                        poster,
+                        offered,
+                        needed,
+                    });
+                }
             }
             OpportunityClosed => {
                 let which = pick_recent(rng, pools.opportunities.len() as u64);
@@ -506,6 +558,7 @@ fn other_party(rng: &mut ChaCha8Rng, parties: u64, not: u64) -> u64 {
     if p == not { (p + 1) % parties } else { p }
 }
 
+/// Writes a posting's payload; returns the resources it offers and needs.
 fn write_opportunity(
     w: &mut JsonWriter,
     rng: &mut ChaCha8Rng,
@@ -514,7 +567,7 @@ fn write_opportunity(
     poster: Id,
     model: u8,
     sub_model: u8,
-) {
+) -> (Vec<u8>, Vec<u8>) {
     let city = home_city(poster.key);
     let Model {
         name: model_name,
@@ -609,11 +662,16 @@ fn write_opportunity(
         w.date(starts + rng.random_range(30..540) * DAY_US);
     }
     let pooling = model == RESOURCE_POOLING;
-    for key in ["resources_offered", "resources_needed"] {
+    let mut resources = [Vec::new(), Vec::new()];
+    for (slot, key) in ["resources_offered", "resources_needed"]
+        .into_iter()
+        .enumerate()
+    {
         if pooling || rng.random_bool(0.2) {
             let want = rng.random_range(1..=3);
             let (res, n) = distinct::<3>(rng, want, |rng| rng.random_range(0..RESOURCES.len()));
             write_strings(w, key, &RESOURCES, &res[..n]);
+            resources[slot] = res[..n].iter().map(|&r| r as u8).collect();
         }
     }
     if rng.random_bool(0.5) {
@@ -661,4 +719,6 @@ fn write_opportunity(
         w.str(city.currency);
         w.end_object();
     }
+    let [offered, needed] = resources;
+    (offered, needed)
 }

@@ -8,6 +8,7 @@
 mod analysis;
 mod chat;
 mod marketplace;
+mod planted;
 mod saas;
 mod supporter;
 
@@ -15,8 +16,10 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
+use crate::config::Mix;
 use crate::entities::{App, Id, Ids, Pools, Tenants};
 use crate::json::JsonWriter;
+use crate::truth::Planted;
 
 /// Every event type the workload emits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -397,6 +400,24 @@ impl EventType {
         }
     }
 
+    /// Weight in the marketplace-only mix (about five parties per opportunity, for matching
+    /// benchmarks), or `None` for other applications' events.
+    fn marketplace_weight(self) -> Option<u32> {
+        use EventType::*;
+        Some(match self {
+            PartyRegistered => 500,
+            PartyUpdated => 40,
+            OpportunityPosted => 100,
+            OpportunityClosed => 10,
+            ApplicationSubmitted => 60,
+            MatchViewed => 120,
+            MatchAccepted => 30,
+            MatchDeclined => 30,
+            ContractGenerated => 10,
+            _ => return None,
+        })
+    }
+
     /// Whether writing this event registers an entity that later lines rely on.
     /// Such lines are always emitted good, so a rejected line never leaves later references
     /// dangling.
@@ -435,18 +456,24 @@ pub(crate) struct Generator {
     writer: JsonWriter,
     /// Event types with cumulative weights.
     mix: Vec<(EventType, u32)>,
+    /// Planted matching ground truth, in posting order.
+    truth: Vec<Planted>,
 }
 
 impl Generator {
-    pub(crate) fn new(seed: u64, tenants: u32) -> Self {
+    pub(crate) fn new(seed: u64, tenants: u32, mix: Mix) -> Self {
         let tenants = Tenants::new(tenants);
         let pools = (0..tenants.len()).map(|_| Pools::default()).collect();
         let mut total = 0;
         let mix = EventType::ALL
             .iter()
-            .map(|&ty| {
-                total += ty.spec().weight;
-                (ty, total)
+            .filter_map(|&ty| {
+                let weight = match mix {
+                    Mix::All => ty.spec().weight,
+                    Mix::Marketplace => ty.marketplace_weight()?,
+                };
+                total += weight;
+                Some((ty, total))
             })
             .collect();
         Self {
@@ -455,7 +482,13 @@ impl Generator {
             ids: Ids::new(seed),
             writer: JsonWriter::with_capacity(2048),
             mix,
+            truth: Vec::new(),
         }
+    }
+
+    /// The ground truth planted so far.
+    pub(crate) fn truth(&self) -> &[Planted] {
+        &self.truth
     }
 
     /// The last line written.

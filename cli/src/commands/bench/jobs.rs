@@ -179,7 +179,7 @@ async fn duckdb(
     serde_json::from_str(last).with_context(|| format!("DuckDB script printed {stdout:?}"))
 }
 
-struct Quiet;
+pub(super) struct Quiet;
 
 impl eventlake_jobs::Observer for Quiet {
     fn started(&self, _: &eventlake_jobs::Job, _: usize, _: usize) {}

@@ -2,6 +2,7 @@
 
 pub mod ingest;
 pub mod jobs;
+pub mod matching;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
