@@ -136,7 +136,7 @@ async fn published(ctx: &SessionContext, filter: &str) -> Result<Vec<MatchRow>> 
     load::rows(ctx, &sql, "gold.matches").await
 }
 
-fn group<'a>(matches: &'a [MatchRow]) -> Vec<&'a [MatchRow]> {
+fn group(matches: &[MatchRow]) -> Vec<&[MatchRow]> {
     matches
         .chunk_by(|a, b| a.tenant_id == b.tenant_id && a.opportunity_id == b.opportunity_id)
         .collect()
@@ -206,8 +206,9 @@ pub struct Mentorship<'a> {
 }
 
 /// Preferences from published mentorship matches: mentees rank mentors by fit, mentors rank
-/// mentees by their own interest; both lists hold exactly the published pairs. A mentor's
-/// capacity is its party capacity.
+/// mentees by their own interest; both lists hold exactly the published pairs (a pair listed
+/// for several roles counts once, with its best-scoring row), whatever order the rows come
+/// in. A mentor's capacity is its party capacity.
 pub fn mentorship_instance<'a>(inputs: &Inputs, matches: &'a [MatchRow]) -> Mentorship<'a> {
     let mut mentees: Vec<&MatchRow> = Vec::new();
     let mut mentee_of: HashMap<(&str, &str), usize> = HashMap::new();
@@ -232,7 +233,11 @@ pub fn mentorship_instance<'a>(inputs: &Inputs, matches: &'a [MatchRow]) -> Ment
                 capacity.push(party.map_or(1, |p| p.capacity as usize));
                 capacity.len() - 1
             });
-        pairs.insert((e, r), m);
+        // A mentee's several roles may list the same mentor: keep its best row.
+        let best = pairs.entry((e, r)).or_insert(m);
+        if (m.score, &m.role) > (best.score, &best.role) {
+            *best = m;
+        }
     }
     let mut instance = Instance {
         mentees: vec![Vec::new(); mentees.len()],

@@ -17,7 +17,10 @@ fn mentorship() -> impl Strategy<Value = Instance> {
     (1..25usize, 1..8usize).prop_flat_map(|(mentees, mentors)| {
         let all: Vec<usize> = (0..mentors).collect();
         (
-            proptest::collection::vec(subsequence(all.clone(), 0..=mentors).prop_shuffle(), mentees),
+            proptest::collection::vec(
+                subsequence(all.clone(), 0..=mentors).prop_shuffle(),
+                mentees,
+            ),
             proptest::collection::vec(0..4usize, mentors),
             proptest::collection::vec(any::<u64>(), mentors),
         )
@@ -25,8 +28,9 @@ fn mentorship() -> impl Strategy<Value = Instance> {
                 // A mentor lists exactly the mentees that list it, in its own order.
                 let mentors_prefs = (0..mentors)
                     .map(|m| {
-                        let mut list: Vec<usize> =
-                            (0..prefs.len()).filter(|e| prefs[*e].contains(&m)).collect();
+                        let mut list: Vec<usize> = (0..prefs.len())
+                            .filter(|e| prefs[*e].contains(&m))
+                            .collect();
                         list.sort_by_key(|e| (*e as u64 + 1).wrapping_mul(salts[m] | 1) >> 7);
                         list
                     })
@@ -62,8 +66,15 @@ fn point(rng: &mut u64) -> Point {
 
 /// A tiny deterministic generator for the fields proptest does not need to shrink.
 fn next(rng: &mut u64) -> u64 {
-    *rng = rng.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+    *rng = rng
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .wrapping_add(1_442_695_040_888_963_407);
     *rng >> 33
+}
+
+/// True once in `n` draws.
+fn one_in(rng: &mut u64, n: u64) -> bool {
+    next(rng).is_multiple_of(n)
 }
 
 fn unit(rng: &mut u64) -> f64 {
@@ -71,7 +82,9 @@ fn unit(rng: &mut u64) -> f64 {
 }
 
 fn ids(rng: &mut u64, below: u64, most: u64) -> Vec<u32> {
-    let mut v: Vec<u32> = (0..next(rng) % (most + 1)).map(|_| (next(rng) % below) as u32).collect();
+    let mut v: Vec<u32> = (0..next(rng) % (most + 1))
+        .map(|_| (next(rng) % below) as u32)
+        .collect();
     v.sort_unstable();
     v.dedup();
     v
@@ -92,23 +105,23 @@ fn party(rng: &mut u64, i: usize) -> Party {
     Party {
         tenant: 0,
         id: format!("p{i:03}"),
-        individual: next(rng) % 2 == 0,
+        individual: one_in(rng, 2),
         skills: skills(rng, 4),
         sectors: ids(rng, 4, 2),
         certifications: ids(rng, 4, 2),
-        location: (next(rng) % 10 != 0).then(|| point(rng)),
+        location: (!one_in(rng, 10)).then(|| point(rng)),
         country: Some(["GB", "FR"][(next(rng) % 2) as usize].to_owned()),
         capacity: 1 + (next(rng) % 4) as u32,
-        available: (next(rng) % 3 != 0).then(|| (from, (next(rng) % 2 == 0).then_some(from + 40))),
-        rate: (next(rng) % 4 != 0).then(|| Money {
+        available: (!one_in(rng, 3)).then(|| (from, one_in(rng, 2).then_some(from + 40))),
+        rate: (!one_in(rng, 4)).then(|| Money {
             min: 100.0 + (next(rng) % 900) as f64,
             max: 2000.0,
         }),
         languages: ids(rng, 3, 2),
-        verified: next(rng) % 2 == 0,
-        models: (next(rng) % 2 == 0).then(|| vec![Model::ALL[(next(rng) % 5) as usize]]),
-        remote_ok: (next(rng) % 2 == 0).then_some(true),
-        max_travel_km: (next(rng) % 2 == 0).then_some(50.0),
+        verified: one_in(rng, 2),
+        models: one_in(rng, 2).then(|| vec![Model::ALL[(next(rng) % 5) as usize]]),
+        remote_ok: one_in(rng, 2).then_some(true),
+        max_travel_km: one_in(rng, 2).then_some(50.0),
     }
 }
 
@@ -130,28 +143,40 @@ fn opportunity(rng: &mut u64, i: usize, parties: usize) -> Opportunity {
                 name: format!("role{r}"),
                 skills: {
                     let s = skills(rng, 3);
-                    if s.is_empty() { vec![Skill { id: 0, level: 2 }] } else { s }
+                    if s.is_empty() {
+                        vec![Skill { id: 0, level: 2 }]
+                    } else {
+                        s
+                    }
                 },
                 count: 1 + (next(rng) % 3) as u32,
             })
             .collect(),
         sectors: ids(rng, 4, 2),
-        budget: (next(rng) % 2 == 0).then(|| Money {
+        budget: one_in(rng, 2).then(|| Money {
             min: 1000.0,
             max: 1000.0 + (next(rng) % 200_000) as f64,
         }),
-        location: (next(rng) % 4 != 0).then(|| point(rng)),
-        remote: next(rng) % 4 == 0,
-        radius_km: (next(rng) % 2 == 0).then(|| [10.0, 50.0, 150.0][(next(rng) % 3) as usize]),
+        location: (!one_in(rng, 4)).then(|| point(rng)),
+        remote: one_in(rng, 4),
+        radius_km: one_in(rng, 2).then(|| [10.0, 50.0, 150.0][(next(rng) % 3) as usize]),
         starts,
-        ends: (next(rng) % 2 == 0).then_some(starts + 30),
+        ends: one_in(rng, 2).then_some(starts + 30),
         offered: ids(rng, 5, 3),
         needed,
         eligibility: Eligibility {
-            verified_only: next(rng) % 4 == 0,
-            countries: if next(rng) % 4 == 0 { vec!["GB".into()] } else { Vec::new() },
-            min_capacity: (next(rng) % 4 == 0).then_some(2),
-            certifications: if next(rng) % 5 == 0 { ids(rng, 4, 1) } else { Vec::new() },
+            verified_only: one_in(rng, 4),
+            countries: if one_in(rng, 4) {
+                vec!["GB".into()]
+            } else {
+                Vec::new()
+            },
+            min_capacity: one_in(rng, 4).then_some(2),
+            certifications: if one_in(rng, 5) {
+                ids(rng, 4, 1)
+            } else {
+                Vec::new()
+            },
         },
     }
 }
@@ -171,8 +196,11 @@ fn inputs(seed: u64, parties: usize, opportunities: usize, declines: usize) -> I
     for _ in 0..declines {
         let o = next(&mut rng) as usize % opportunities;
         let p = next(&mut rng) as usize % parties;
-        let event = ["match.declined", "match.accepted", "match.viewed"][(next(&mut rng) % 3) as usize];
-        inputs.feedback.add(0, &format!("o{o:03}"), &format!("p{p:03}"), event);
+        let event =
+            ["match.declined", "match.accepted", "match.viewed"][(next(&mut rng) % 3) as usize];
+        inputs
+            .feedback
+            .add(0, &format!("o{o:03}"), &format!("p{p:03}"), event);
     }
     inputs
 }

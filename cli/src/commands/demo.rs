@@ -155,6 +155,7 @@ async fn digest(ctx: &Context, lake: &eventlake_lake::Lake) -> Result<()> {
             );
         }
     }
+    crate::commands::matching::digest(lake).await?;
     for (title, query) in [
         (
             format!("active users on {day} (gold.metrics_active_users)"),
@@ -177,6 +178,13 @@ async fn digest(ctx: &Context, lake: &eventlake_lake::Lake) -> Result<()> {
                 "SELECT route, sum(requests) AS requests, round(sum(server_errors) * 100.0 / sum(requests), 2) AS error_pct, \
                  round(max(latency_p95_ms), 1) AS worst_hourly_p95_ms FROM gold.metrics_api \
                  WHERE day = DATE '{day}' GROUP BY route ORDER BY worst_hourly_p95_ms DESC LIMIT 5"
+            ),
+        ),
+        (
+            format!("match funnel on {day} (gold.metrics_match_funnel)"),
+            format!(
+                "SELECT model, viewed, accepted, declined, round(acceptance_rate, 3) AS acceptance_rate \
+                 FROM gold.metrics_match_funnel WHERE day = DATE '{day}' ORDER BY viewed DESC"
             ),
         ),
         (

@@ -69,3 +69,75 @@ pub fn print_reports(reports: &[ModelReport], k: usize) -> Result<()> {
         &rows,
     )
 }
+
+/// The demo's matching digest: the best match of each model with its reasons, the best
+/// complete team, the best barter cycle, and the mentorship pairs.
+pub async fn digest(lake: &eventlake_lake::Lake) -> Result<()> {
+    use eventlake_matching::load;
+    use eventlake_matching::output::{CycleRow, MatchRow, TeamRow};
+
+    let session = query::session(lake).await?;
+    let best: Vec<MatchRow> = load::rows(
+        &session,
+        "SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY model ORDER BY score DESC, opportunity_id) AS n \
+         FROM gold.matches WHERE rank = 1) WHERE n = 1 ORDER BY score DESC",
+        "gold.matches",
+    )
+    .await?;
+    println!("\nexplained matches, the best of each collaboration model (gold.matches):");
+    for m in &best {
+        println!(
+            "\n  {}: {} for {} as {}, score {:.2}",
+            m.model, m.candidate_id, m.opportunity_id, m.role, m.score
+        );
+        for r in &m.reasons {
+            println!("    · {} ({} {:.2})", r.text, r.factor, r.score);
+        }
+    }
+    let team: Vec<TeamRow> = load::rows(
+        &session,
+        "SELECT * FROM gold.team_suggestions ORDER BY complete DESC, cardinality(members) DESC, score DESC LIMIT 1",
+        "gold.team_suggestions",
+    )
+    .await?;
+    if let Some(t) = team.first() {
+        println!(
+            "\na team for {} ({}, covers {:.0}% of roles and skills{}; gold.team_suggestions):",
+            t.opportunity_id,
+            t.model,
+            t.coverage * 100.0,
+            if t.complete { ", complete" } else { "" }
+        );
+        for m in &t.members {
+            println!("    · {} as {} (score {:.2})", m.party_id, m.role, m.score);
+        }
+    }
+    let cycle: Vec<CycleRow> = load::rows(
+        &session,
+        "SELECT * FROM gold.barter_cycles ORDER BY length DESC, score DESC LIMIT 1",
+        "gold.barter_cycles",
+    )
+    .await?;
+    if let Some(c) = cycle.first() {
+        println!(
+            "\na barter cycle (balance {:.2}, {:.0} km in all; gold.barter_cycles):",
+            c.balance, c.distance_km
+        );
+        for s in &c.steps {
+            println!(
+                "    · {} gives {} to {}",
+                s.giver_id,
+                s.resources.join(", "),
+                s.receiver_id
+            );
+        }
+    }
+    let pairs = session
+        .sql("SELECT count(*) AS pairs, count(*) FILTER (WHERE mentee_choice = 1) AS first_choice FROM gold.mentorship_pairs")
+        .await?
+        .collect()
+        .await?;
+    println!("\nstable mentorship (gold.mentorship_pairs):");
+    crate::output::print(&pairs, Format::Table)?;
+    Ok(())
+}

@@ -5,4 +5,5 @@ mod file_ingest;
 mod golden;
 mod http;
 mod jobs;
+mod matching;
 mod python_reader;
