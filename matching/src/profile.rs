@@ -357,12 +357,21 @@ impl OpportunityRow {
             radius_km: self.radius_km.map(|r| r as f64),
             starts: day_number(self.starts_on?),
             ends: self.ends_on.map(day_number),
+            needed: {
+                // What an opportunity offers itself is not something it needs.
+                let offered = self.resources_offered.as_ref().unwrap_or(&empty);
+                let needed: Vec<String> = self
+                    .resources_needed
+                    .clone()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|r| !offered.contains(r))
+                    .collect();
+                v.resources.ids(&needed)
+            },
             offered: v
                 .resources
                 .ids(self.resources_offered.as_ref().unwrap_or(&empty)),
-            needed: v
-                .resources
-                .ids(self.resources_needed.as_ref().unwrap_or(&empty)),
             eligibility: eligibility.unwrap_or_default(),
         })
     }

@@ -28,7 +28,8 @@ impl Sub {
 pub enum Why {
     NoSkills,
     Skills {
-        covered: usize,
+        held: usize,
+        at_level: usize,
         of: usize,
     },
     Complement {
@@ -67,12 +68,16 @@ impl fmt::Display for Why {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             Why::NoSkills => write!(f, "no skills required"),
-            Why::Skills { covered, of } => {
+            Why::Skills { held, at_level, of } if held == at_level => {
                 write!(
                     f,
-                    "covers {covered} of {of} required skills at the level asked"
+                    "covers {held} of {of} required skills at the level asked"
                 )
             }
+            Why::Skills { held, at_level, of } => write!(
+                f,
+                "has {held} of {of} required skills, {at_level} at the level asked"
+            ),
             Why::Complement { filled, gaps } => {
                 write!(f, "fills {filled} of the poster's {gaps} skill gaps")
             }
@@ -127,20 +132,22 @@ pub fn skills(required: &[Skill], held: &[Skill]) -> Sub {
     }
     let mut got = 0.0;
     let mut total = 0.0;
-    let mut covered = 0;
+    let (mut has, mut at_level) = (0, 0);
     for r in required {
         total += f64::from(r.level);
         if let Some(h) = held.iter().find(|h| h.id == r.id) {
             got += f64::from(h.level.min(r.level));
+            has += 1;
             if h.level >= r.level {
-                covered += 1;
+                at_level += 1;
             }
         }
     }
     sub(
         got / total,
         Why::Skills {
-            covered,
+            held: has,
+            at_level,
             of: required.len(),
         },
     )
@@ -326,7 +333,11 @@ mod tests {
         // Required: A@4, B@2, C@4 (total 10). Held: A@3, C@5. Got 3 + 0 + 4 = 7.
         let r = skills(&[s(1, 4), s(2, 2), s(3, 4)], &[s(1, 3), s(3, 5)]);
         close(r.value, 0.7);
-        assert_eq!(r.text(), "covers 1 of 3 required skills at the level asked");
+        assert_eq!(r.text(), "has 2 of 3 required skills, 1 at the level asked");
+        assert_eq!(
+            skills(&[s(1, 2)], &[s(1, 5)]).text(),
+            "covers 1 of 1 required skills at the level asked"
+        );
         close(skills(&[s(1, 2)], &[s(1, 5)]).value, 1.0);
         close(skills(&[s(1, 2)], &[]).value, 0.0);
     }

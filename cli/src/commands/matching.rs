@@ -96,7 +96,8 @@ pub async fn digest(lake: &eventlake_lake::Lake) -> Result<()> {
     }
     let team: Vec<TeamRow> = load::rows(
         &session,
-        "SELECT * FROM gold.team_suggestions ORDER BY complete DESC, cardinality(members) DESC, score DESC LIMIT 1",
+        "SELECT * FROM gold.team_suggestions \
+         ORDER BY complete DESC, cardinality(members) BETWEEN 2 AND 5 DESC, score DESC LIMIT 1",
         "gold.team_suggestions",
     )
     .await?;

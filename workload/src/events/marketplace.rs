@@ -669,7 +669,16 @@ fn write_opportunity(
     {
         if pooling || rng.random_bool(0.2) {
             let want = rng.random_range(1..=3);
-            let (res, n) = distinct::<3>(rng, want, |rng| rng.random_range(0..RESOURCES.len()));
+            // A posting does not need what it offers.
+            let offered = resources[0].clone();
+            let (res, n) = distinct::<3>(rng, want, |rng| {
+                loop {
+                    let r = rng.random_range(0..RESOURCES.len());
+                    if !offered.contains(&(r as u8)) {
+                        break r;
+                    }
+                }
+            });
             write_strings(w, key, &RESOURCES, &res[..n]);
             resources[slot] = res[..n].iter().map(|&r| r as u8).collect();
         }
