@@ -96,19 +96,25 @@ pub struct Stats {
 /// The role name of resource-pooling matches, which match needs rather than roles.
 pub const RESOURCES_ROLE: &str = "resources";
 
-/// A scored pair: the combined score, both sides, and each weighted sub-score.
+/// A scored pair: the combined score, both sides, and each weighted sub-score (indexed like
+/// [`Factor::ALL`]; `None` where the model gives the factor no weight). A fixed array, so
+/// scoring allocates nothing.
 #[derive(Debug, Clone)]
 pub struct Scored {
     pub score: f64,
     pub fit: f64,
     pub interest: Option<Sub>,
-    pub subs: Vec<(Factor, Sub)>,
+    pub subs: [Option<Sub>; 11],
 }
 
 impl Scored {
     /// The top three weighted contributions, then the candidate's side when it counts.
     pub fn reasons(&self, config: &ModelConfig) -> Vec<Reason> {
-        let mut ranked: Vec<&(Factor, Sub)> = self.subs.iter().collect();
+        let mut ranked: Vec<(Factor, Sub)> = Factor::ALL
+            .into_iter()
+            .zip(self.subs)
+            .filter_map(|(f, s)| Some((f, s?)))
+            .collect();
         ranked.sort_by(|a, b| {
             let ca = config.weight(a.0) * a.1.value;
             let cb = config.weight(b.0) * b.1.value;
@@ -120,7 +126,7 @@ impl Scored {
             .map(|(f, s)| Reason {
                 factor: f.name(),
                 score: s.value,
-                weight: config.weight(*f),
+                weight: config.weight(f),
                 text: s.text(),
             })
             .collect();
@@ -167,7 +173,8 @@ pub fn score_pair(config: &ModelConfig, p: &Pair<'_>) -> Scored {
         .zip(p.party.location)
         .map(|(a, b)| score::distance_km(a, b));
     let pay = score::budget(price(o, p.party), budget_per_head(o));
-    let mut subs = Vec::with_capacity(9);
+    let mut subs = [None; 11];
+    let mut fit = 0.0;
     for factor in Factor::ALL {
         if config.weight(factor) <= 0.0 {
             continue;
@@ -197,13 +204,10 @@ pub fn score_pair(config: &ModelConfig, p: &Pair<'_>) -> Scored {
                 "of the poster's languages spoken",
             ),
         };
-        subs.push((factor, sub));
+        fit += config.weight(factor) * sub.value;
+        subs[factor as usize] = Some(sub);
     }
-    let fit: f64 = subs
-        .iter()
-        .map(|(f, s)| config.weight(*f) * s.value)
-        .sum::<f64>()
-        .clamp(0.0, 1.0);
+    let fit = fit.clamp(0.0, 1.0);
     let interest = config.reciprocal.then(|| {
         if o.model == Model::ResourcePooling {
             let back = score::overlap(
@@ -380,6 +384,18 @@ pub fn run(inputs: &Inputs, config: &Config) -> (Vec<Match>, Stats) {
     let pools = inputs.pools();
     let index = index(inputs, &pools);
     let n = inputs.parties.len();
+    let history: Vec<(u32, u32)> = inputs
+        .parties
+        .iter()
+        .map(|p| inputs.feedback.counts(p.tenant, &p.id))
+        .collect();
+    let shared = Shared {
+        inputs,
+        config,
+        index: &index,
+        pools: &pools,
+        history: &history,
+    };
     let per_opportunity: Vec<(Vec<Match>, Stats)> = inputs
         .opportunities
         .par_iter()
@@ -389,7 +405,7 @@ pub fn run(inputs: &Inputs, config: &Config) -> (Vec<Match>, Stats) {
                 seen: vec![0; n],
                 stamp: 0,
             },
-            |scratch, (i, o)| opportunity(inputs, config, &index, &pools, scratch, i, o),
+            |scratch, (i, o)| opportunity(&shared, scratch, i, o),
         )
         .collect();
     let mut stats = Stats::default();
@@ -403,17 +419,33 @@ pub fn run(inputs: &Inputs, config: &Config) -> (Vec<Match>, Stats) {
     (matches, stats)
 }
 
+/// What every opportunity's matching reads.
+struct Shared<'a> {
+    inputs: &'a Inputs,
+    config: &'a Config,
+    index: &'a Index,
+    pools: &'a HashMap<usize, (Vec<u32>, Vec<u32>)>,
+    /// (accepted, declined) per party index.
+    history: &'a [(u32, u32)],
+}
+
 fn opportunity(
-    inputs: &Inputs,
-    config: &Config,
-    index: &Index,
-    pools: &HashMap<usize, (Vec<u32>, Vec<u32>)>,
+    shared: &Shared<'_>,
     scratch: &mut Scratch,
     at: usize,
     o: &Opportunity,
 ) -> (Vec<Match>, Stats) {
+    let Shared {
+        inputs,
+        config,
+        index,
+        pools,
+        history,
+    } = *shared;
     let model = config.model(o.model);
     let poster = inputs.party(o.tenant, &o.poster);
+    let declined = inputs.feedback.declined_for(o.tenant, &o.id);
+    let pooling = o.model == Model::ResourcePooling;
     let mut stats = Stats::default();
     let mut out = Vec::new();
     // Resource pooling matches needs to offers; every other model matches each role.
@@ -443,7 +475,7 @@ fn opportunity(
             stats.candidates += 1;
             let party = &inputs.parties[p as usize];
             if check(o, role, party).is_err()
-                || inputs.feedback.declined(o.tenant, &o.id, &party.id)
+                || declined.is_some_and(|d| d.contains(party.id.as_str()))
             {
                 continue;
             }
@@ -453,8 +485,8 @@ fn opportunity(
                 role,
                 poster,
                 party,
-                pool: pools.get(&(p as usize)),
-                history: inputs.feedback.counts(o.tenant, &party.id),
+                pool: pooling.then(|| pools.get(&(p as usize))).flatten(),
+                history: history[p as usize],
             };
             let kept = Kept {
                 score: score_pair(model, &pair).score,
@@ -478,7 +510,7 @@ fn opportunity(
                 poster,
                 party,
                 pool: pools.get(&k.index),
-                history: inputs.feedback.counts(o.tenant, &party.id),
+                history: history[k.index],
             };
             let scored = score_pair(model, &pair);
             out.push(Match {

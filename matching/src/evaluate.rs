@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::Inputs;
@@ -94,6 +95,81 @@ impl ModelReport {
     }
 }
 
+/// What the baselines need of each party, computed once: tenant, id hash, and the sorted ids
+/// of its skills (or, for resource pooling, of the resources it offers).
+struct Baselines<'a> {
+    inputs: &'a Inputs,
+    hashes: Vec<u64>,
+    skills: Vec<Vec<u32>>,
+    offers: Vec<Vec<u32>>,
+}
+
+impl<'a> Baselines<'a> {
+    fn new(inputs: &'a Inputs) -> Self {
+        let pools = inputs.pools();
+        Baselines {
+            inputs,
+            hashes: inputs.parties.iter().map(|p| hash(&p.id)).collect(),
+            skills: inputs
+                .parties
+                .iter()
+                .map(|p| p.skills.iter().map(|s| s.id).collect())
+                .collect(),
+            offers: (0..inputs.parties.len())
+                .map(|i| pools.get(&i).map(|x| x.0.clone()).unwrap_or_default())
+                .collect(),
+        }
+    }
+
+    /// The parties of the opportunity's tenant other than its poster, with a score each;
+    /// the best `k` by score, ties broken by a hash seeded with the opportunity id.
+    fn top(&self, o: &Opportunity, k: usize, score: impl Fn(usize) -> f64) -> Vec<&'a str> {
+        let seed = hash(&o.id);
+        let poster = self.inputs.party_index.get(&(o.tenant, o.poster.clone()));
+        let mut scored: Vec<(f64, u64, usize)> = self
+            .inputs
+            .parties
+            .iter()
+            .enumerate()
+            .filter(|(i, p)| p.tenant == o.tenant && Some(i) != poster)
+            .map(|(i, _)| (score(i), mix(seed ^ self.hashes[i]), i))
+            .filter(|(s, _, _)| *s > 0.0)
+            .collect();
+        let order =
+            |a: &(f64, u64, usize), b: &(f64, u64, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+        if scored.len() > k && k > 0 {
+            scored.select_nth_unstable_by(k - 1, order);
+            scored.truncate(k);
+        }
+        scored.sort_by(order);
+        scored
+            .into_iter()
+            .map(|(_, _, i)| self.inputs.parties[i].id.as_str())
+            .collect()
+    }
+
+    /// `k` parties drawn at random (every party scores the same; the seeded hash decides).
+    fn random(&self, o: &Opportunity, k: usize) -> Vec<&'a str> {
+        self.top(o, k, |_| 1.0)
+    }
+
+    /// Parties by Jaccard similarity of their skills to the opportunity's required skills
+    /// (offered to needed resources for resource pooling); no constraint, no other signal.
+    fn jaccard(&self, o: &Opportunity, k: usize) -> Vec<&'a str> {
+        if o.model == Model::ResourcePooling {
+            return self.top(o, k, |i| jaccard(&o.needed, &self.offers[i]));
+        }
+        let mut required: Vec<u32> = o
+            .roles
+            .iter()
+            .flat_map(|r| r.skills.iter().map(|s| s.id))
+            .collect();
+        required.sort_unstable();
+        required.dedup();
+        self.top(o, k, |i| jaccard(&required, &self.skills[i]))
+    }
+}
+
 /// Evaluates `matches` (the published `gold.matches`) against `truth` at cut-off `k`.
 pub fn evaluate(
     inputs: &Inputs,
@@ -114,36 +190,38 @@ pub fn evaluate(
         .iter()
         .map(|o| ((o.tenant, o.id.as_str()), o))
         .collect();
-    let pools = inputs.pools();
+    let baselines = Baselines::new(inputs);
+    let scored: Vec<(Model, [Metrics; 3])> = truth
+        .planted
+        .par_iter()
+        .filter_map(|p| {
+            let tenant = inputs.vocabs.tenants.get(&p.tenant_id)?;
+            // Closed since, or never ingested: not evaluated.
+            let o = opportunities.get(&(tenant, p.opportunity_id.as_str()))?;
+            let relevant: HashSet<&str> = p.parties.iter().map(String::as_str).collect();
+            let mut engine: Vec<(&str, f64)> = ranked
+                .get(&(p.tenant_id.as_str(), p.opportunity_id.as_str()))
+                .cloned()
+                .unwrap_or_default();
+            engine.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+            let mut seen = HashSet::new();
+            let engine: Vec<&str> = engine
+                .into_iter()
+                .map(|(c, _)| c)
+                .filter(|c| seen.insert(*c))
+                .collect();
+            let lists = [engine, baselines.random(o, k), baselines.jaccard(o, k)];
+            Some((o.model, lists.map(|l| metrics(&l, &relevant, k))))
+        })
+        .collect();
     let mut sums: BTreeMap<Model, (usize, [Metrics; 3])> = BTreeMap::new();
-    for p in &truth.planted {
-        let Some(tenant) = inputs.vocabs.tenants.get(&p.tenant_id) else {
-            continue;
-        };
-        let Some(o) = opportunities.get(&(tenant, p.opportunity_id.as_str())) else {
-            continue; // closed since, or never ingested
-        };
-        let relevant: HashSet<&str> = p.parties.iter().map(String::as_str).collect();
-        let mut engine: Vec<(&str, f64)> = ranked
-            .get(&(p.tenant_id.as_str(), p.opportunity_id.as_str()))
-            .cloned()
-            .unwrap_or_default();
-        engine.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
-        let mut seen = HashSet::new();
-        let engine: Vec<&str> = engine
-            .into_iter()
-            .map(|(c, _)| c)
-            .filter(|c| seen.insert(*c))
-            .collect();
-        let random = random_baseline(inputs, o, k);
-        let jaccard = jaccard_baseline(inputs, o, &pools, k);
-        let entry = sums.entry(o.model).or_default();
+    for (model, metrics) in scored {
+        let entry = sums.entry(model).or_default();
         entry.0 += 1;
-        for (slot, list) in [engine, random, jaccard].iter().enumerate() {
-            let m = metrics(list, &relevant, k);
-            entry.1[slot].precision += m.precision;
-            entry.1[slot].recall += m.recall;
-            entry.1[slot].ndcg += m.ndcg;
+        for (sum, m) in entry.1.iter_mut().zip(metrics) {
+            sum.precision += m.precision;
+            sum.recall += m.recall;
+            sum.ndcg += m.ndcg;
         }
     }
     sums.into_iter()
@@ -190,24 +268,6 @@ fn hash(text: &str) -> u64 {
     })
 }
 
-/// `k` parties of the opportunity's tenant other than the poster, drawn at random (seeded by
-/// the opportunity id, so reruns agree).
-fn random_baseline<'a>(inputs: &'a Inputs, o: &Opportunity, k: usize) -> Vec<&'a str> {
-    let mut scored: Vec<(u64, &str)> = inputs
-        .parties
-        .iter()
-        .filter(|p| p.tenant == o.tenant && p.id != o.poster)
-        .map(|p| (mix(hash(&o.id) ^ hash(&p.id)), p.id.as_str()))
-        .collect();
-    let k = k.min(scored.len());
-    if k > 0 {
-        scored.select_nth_unstable(k - 1);
-    }
-    scored.truncate(k);
-    scored.sort_unstable();
-    scored.into_iter().map(|(_, id)| id).collect()
-}
-
 fn jaccard(a: &[u32], b: &[u32]) -> f64 {
     let inter = a.iter().filter(|x| b.binary_search(x).is_ok()).count();
     let union = a.len() + b.len() - inter;
@@ -216,43 +276,6 @@ fn jaccard(a: &[u32], b: &[u32]) -> f64 {
     } else {
         inter as f64 / union as f64
     }
-}
-
-/// Parties ranked by Jaccard similarity of their skills to the opportunity's required skills
-/// (offered to needed resources for resource pooling); no constraint, no other signal.
-fn jaccard_baseline<'a>(
-    inputs: &'a Inputs,
-    o: &Opportunity,
-    pools: &HashMap<usize, (Vec<u32>, Vec<u32>)>,
-    k: usize,
-) -> Vec<&'a str> {
-    let mut required: Vec<u32> = o
-        .roles
-        .iter()
-        .flat_map(|r| r.skills.iter().map(|s| s.id))
-        .collect();
-    required.sort_unstable();
-    required.dedup();
-    let empty = Vec::new();
-    let mut scored: Vec<(f64, u64, &str)> = inputs
-        .parties
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.tenant == o.tenant && p.id != o.poster)
-        .map(|(i, p)| {
-            let sim = if o.model == Model::ResourcePooling {
-                jaccard(&o.needed, pools.get(&i).map_or(&empty, |x| &x.0))
-            } else {
-                let skills: Vec<u32> = p.skills.iter().map(|s| s.id).collect();
-                jaccard(&required, &skills)
-            };
-            (sim, mix(hash(&o.id) ^ hash(&p.id)), p.id.as_str())
-        })
-        .filter(|(sim, _, _)| *sim > 0.0)
-        .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    scored.truncate(k);
-    scored.into_iter().map(|(_, _, id)| id).collect()
 }
 
 #[cfg(test)]
