@@ -4,8 +4,9 @@
 //!
 //! Invariant: every step of a published cycle gives the receiver at least one resource it
 //! needs, the posters in a cycle are distinct, and no step pairs a receiver with a giver it
-//! declined. Each opportunity keeps its `MAX_OUT_EDGES` best outgoing edges, so the search is
-//! linear in opportunities, not cubic.
+//! declined; no opportunity is in more than `CYCLES_PER_OPPORTUNITY` published cycles. Each
+//! opportunity keeps its `MAX_OUT_EDGES` best outgoing edges, so the cycle search is linear in
+//! opportunities, not cubic (building the edges checks every pair sharing a resource).
 
 use std::collections::{HashMap, HashSet};
 
@@ -119,7 +120,7 @@ pub fn cycles(
         let keep = c
             .steps
             .iter()
-            .any(|s| uses[s.giver] < CYCLES_PER_OPPORTUNITY);
+            .all(|s| uses[s.giver] < CYCLES_PER_OPPORTUNITY);
         if keep {
             c.steps.iter().for_each(|s| uses[s.giver] += 1);
         }

@@ -277,6 +277,13 @@ fn cell(degrees: f64) -> i16 {
     (degrees / CELL_DEGREES).floor() as i16
 }
 
+/// A longitude cell brought into [-180°, 180°): cell 180 is cell -180.
+fn wrap(l: i16) -> i16 {
+    let n = (360.0 / CELL_DEGREES) as i16;
+    let min = cell(-180.0);
+    (l - min).rem_euclid(n) + min
+}
+
 /// Inverted indexes: (tenant, skill) → parties with it; the same per 1° cell of the party's
 /// location, for on-site work; (tenant, resource) → parties offering it.
 struct Index {
@@ -290,7 +297,10 @@ impl Index {
     /// many to be worth it.
     fn cells(at: crate::profile::Point, radius_km: f64) -> Option<Vec<(i16, i16)>> {
         let dlat = radius_km / 111.0;
-        let (lat0, lat1) = ((at.lat - dlat).max(-90.0), (at.lat + dlat).min(90.0));
+        if at.lat - dlat <= -89.0 || at.lat + dlat >= 89.0 {
+            return None; // the circle reaches a pole: every longitude
+        }
+        let (lat0, lat1) = (at.lat - dlat, at.lat + dlat);
         let widest = lat0.abs().max(lat1.abs()).min(89.0).to_radians().cos();
         let dlon = radius_km / (111.0 * widest);
         if dlon >= 180.0 {
@@ -301,11 +311,6 @@ impl Index {
         if i64::from(c1 - c0 + 1) * i64::from(l1 - l0 + 1) > MAX_CELLS {
             return None;
         }
-        let wrap = |l: i16| {
-            let n = (360.0 / CELL_DEGREES) as i16;
-            let min = cell(-180.0);
-            (l - min).rem_euclid(n) + min
-        };
         Some(
             (c0..=c1)
                 .flat_map(|a| (l0..=l1).map(move |b| (a, wrap(b))))
@@ -349,7 +354,7 @@ fn index(inputs: &Inputs, pools: &HashMap<usize, (Vec<u32>, Vec<u32>)>) -> Index
             skills.entry((p.tenant, s.id)).or_default().push(i as u32);
             if let Some(at) = p.location {
                 located
-                    .entry((p.tenant, s.id, cell(at.lat), cell(at.lon)))
+                    .entry((p.tenant, s.id, cell(at.lat), wrap(cell(at.lon))))
                     .or_default()
                     .push(i as u32);
             }
@@ -446,6 +451,15 @@ fn opportunity(
     let poster = inputs.party(o.tenant, &o.poster);
     let declined = inputs.feedback.declined_for(o.tenant, &o.id);
     let pooling = o.model == Model::ResourcePooling;
+    // The same pair for ranking and for the published row, so order and scores agree.
+    let pair = |role, p: usize| Pair {
+        opportunity: o,
+        role,
+        poster,
+        party: &inputs.parties[p],
+        pool: pooling.then(|| pools.get(&p)).flatten(),
+        history: history[p],
+    };
     let mut stats = Stats::default();
     let mut out = Vec::new();
     // Resource pooling matches needs to offers; every other model matches each role.
@@ -480,16 +494,8 @@ fn opportunity(
                 continue;
             }
             stats.scored += 1;
-            let pair = Pair {
-                opportunity: o,
-                role,
-                poster,
-                party,
-                pool: pooling.then(|| pools.get(&(p as usize))).flatten(),
-                history: history[p as usize],
-            };
             let kept = Kept {
-                score: score_pair(model, &pair).score,
+                score: score_pair(model, &pair(role, p as usize)).score,
                 id: &party.id,
                 index: p as usize,
             };
@@ -503,16 +509,7 @@ fn opportunity(
         let mut kept = heap.into_vec();
         kept.sort();
         for (rank, k) in kept.iter().enumerate() {
-            let party = &inputs.parties[k.index];
-            let pair = Pair {
-                opportunity: o,
-                role,
-                poster,
-                party,
-                pool: pools.get(&k.index),
-                history: history[k.index],
-            };
-            let scored = score_pair(model, &pair);
+            let scored = score_pair(model, &pair(role, k.index));
             out.push(Match {
                 opportunity: at,
                 candidate: k.index,

@@ -65,7 +65,7 @@ struct FeedbackRow {
 pub async fn inputs(ctx: &SessionContext) -> Result<Inputs> {
     let mut inputs = Inputs::default();
     let mut parties: Vec<PartyRow> = rows(ctx, PARTIES, "silver.parties").await?;
-    // A stable order makes every run, and its ties, reproducible.
+    // A stable order makes every run reproducible; see `PartyRow::key` for why this one.
     parties.sort_by(|a, b| a.key().cmp(&b.key()));
     for row in parties {
         let party = row.into_party(&mut inputs.vocabs);

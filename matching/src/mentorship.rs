@@ -7,7 +7,7 @@
 //! the same one any correct implementation returns (the tests compare with the Python
 //! `matching` package).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 /// An instance: preference lists, most preferred first, and mentor capacities. A pair is
 /// acceptable only if each side lists the other.
@@ -21,17 +21,11 @@ pub struct Instance {
 }
 
 impl Instance {
-    /// rank[m][e] = position of mentee e in mentor m's list (`usize::MAX` if unlisted).
-    fn ranks(&self) -> Vec<Vec<usize>> {
+    /// Per mentor, the position of each mentee it lists (sparse: the lists are short).
+    fn ranks(&self) -> Vec<HashMap<usize, usize>> {
         self.mentors
             .iter()
-            .map(|prefs| {
-                let mut rank = vec![usize::MAX; self.mentees.len()];
-                for (i, &e) in prefs.iter().enumerate() {
-                    rank[e] = i;
-                }
-                rank
-            })
+            .map(|prefs| prefs.iter().enumerate().map(|(i, &e)| (e, i)).collect())
             .collect()
     }
 }
@@ -48,7 +42,7 @@ pub fn assign(instance: &Instance) -> Vec<Option<usize>> {
             continue;
         };
         next[e] += 1;
-        if ranks[m][e] == usize::MAX || instance.capacity[m] == 0 {
+        if !ranks[m].contains_key(&e) || instance.capacity[m] == 0 {
             free.push_back(e);
             continue;
         }
@@ -59,7 +53,7 @@ pub fn assign(instance: &Instance) -> Vec<Option<usize>> {
             let (worst_at, &worst) = held[m]
                 .iter()
                 .enumerate()
-                .max_by_key(|(_, x)| ranks[m][**x])
+                .max_by_key(|(_, x)| ranks[m][*x])
                 .expect("over capacity, so not empty");
             held[m].swap_remove(worst_at);
             assigned[worst] = None;
@@ -84,16 +78,16 @@ pub fn blocking_pair(instance: &Instance, assigned: &[Option<usize>]) -> Option<
             if assigned[e] == Some(m) {
                 break; // every later mentor is liked less than the one held
             }
-            if ranks[m][e] == usize::MAX {
+            let Some(&rank) = ranks[m].get(&e) else {
                 continue;
-            }
+            };
             let worst = assigned
                 .iter()
                 .enumerate()
                 .filter(|(_, a)| **a == Some(m))
-                .map(|(x, _)| ranks[m][x])
+                .filter_map(|(x, _)| ranks[m].get(&x).copied())
                 .max();
-            if load[m] < instance.capacity[m] || worst.is_some_and(|w| ranks[m][e] < w) {
+            if load[m] < instance.capacity[m] || worst.is_some_and(|w| rank < w) {
                 return Some((e, m));
             }
         }

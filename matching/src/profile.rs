@@ -268,6 +268,31 @@ fn skills(vocab: &mut Vocab, rows: &[SkillRow]) -> Vec<Skill> {
     out
 }
 
+/// The roles of a posting; roles listed twice under one name are merged (headcounts added,
+/// skills united at the higher level), so a role name identifies one list of matches.
+fn roles(vocab: &mut Vocab, rows: Vec<RoleRow>) -> Vec<Role> {
+    let mut out: Vec<Role> = Vec::new();
+    for r in rows {
+        let count = r.count.clamp(1, 100) as u32;
+        let mut skills_ = skills(vocab, &r.skills);
+        match out.iter_mut().find(|x| x.name == r.role) {
+            Some(role) => {
+                role.count = (role.count + count).min(100);
+                skills_.extend(role.skills.iter().copied());
+                skills_.sort_unstable_by(|a, b| a.id.cmp(&b.id).then(b.level.cmp(&a.level)));
+                skills_.dedup_by_key(|s| s.id);
+                role.skills = skills_;
+            }
+            None => out.push(Role {
+                name: r.role,
+                skills: skills_,
+                count,
+            }),
+        }
+    }
+    out
+}
+
 fn money(row: &MoneyRow) -> Money {
     Money {
         min: to_pounds(row.min as f64, &row.currency),
@@ -276,8 +301,16 @@ fn money(row: &MoneyRow) -> Money {
 }
 
 impl PartyRow {
-    pub(crate) fn key(&self) -> (&str, &str) {
-        (&self.tenant_id, &self.party_id)
+    /// Load order: by tenant, then by 1° cell of the location, then by id. Parties of one
+    /// place are neighbours in memory, so walking a cell's posting list stays in cache; the
+    /// order never decides a result (ties are broken by party id).
+    pub(crate) fn key(&self) -> (&str, i32, i32, &str) {
+        let cell = |d: f64| d.floor() as i32;
+        let (lat, lon) = self
+            .location
+            .as_ref()
+            .map_or((i32::MAX, i32::MAX), |l| (cell(l.lat), cell(l.lon)));
+        (&self.tenant_id, lat, lon, &self.party_id)
     }
 
     pub(crate) fn into_party(self, v: &mut Vocabs) -> Party {
@@ -337,16 +370,7 @@ impl OpportunityRow {
             poster: self.poster_id?,
             model,
             sub_model: self.sub_model.unwrap_or_default(),
-            roles: self
-                .required_roles
-                .unwrap_or_default()
-                .into_iter()
-                .map(|r| Role {
-                    skills: skills(&mut v.skills, &r.skills),
-                    name: r.role,
-                    count: r.count.clamp(1, 100) as u32,
-                })
-                .collect(),
+            roles: roles(&mut v.skills, self.required_roles.unwrap_or_default()),
             sectors: v.sectors.ids(self.sectors.as_ref().unwrap_or(&empty)),
             budget: self.budget.as_ref().map(money),
             location: self.location.map(|l| Point {

@@ -157,6 +157,11 @@ fn teams(inputs: &Inputs, matches: &[MatchRow], run_id: &str) -> Vec<TeamRow> {
         };
         let candidates: Vec<Candidate> = list
             .iter()
+            .filter(|m| {
+                !inputs
+                    .feedback
+                    .declined(o.tenant, &m.opportunity_id, &m.candidate_id)
+            })
             .filter_map(|m| {
                 let role = o.roles.iter().position(|r| r.name == m.role)?;
                 let party = inputs.party(o.tenant, &m.candidate_id)?;
@@ -215,7 +220,21 @@ pub fn mentorship_instance<'a>(inputs: &Inputs, matches: &'a [MatchRow]) -> Ment
     let mut mentor_of: HashMap<(&str, &str), usize> = HashMap::new();
     let mut capacity = Vec::new();
     let mut pairs = HashMap::new();
-    for m in matches {
+    let open: std::collections::HashSet<(&str, &str)> = inputs
+        .opportunities
+        .iter()
+        .map(|o| (inputs.vocabs.tenants.name(o.tenant), o.id.as_str()))
+        .collect();
+    // Matches come from the last `gold_matches` run: skip what has closed or been declined since.
+    let current = |m: &MatchRow| {
+        open.contains(&(m.tenant_id.as_str(), m.opportunity_id.as_str()))
+            && !inputs.vocabs.tenants.get(&m.tenant_id).is_some_and(|t| {
+                inputs
+                    .feedback
+                    .declined(t, &m.opportunity_id, &m.candidate_id)
+            })
+    };
+    for m in matches.iter().filter(|m| current(m)) {
         let e = *mentee_of
             .entry((&m.tenant_id, &m.opportunity_id))
             .or_insert_with(|| {
@@ -273,10 +292,13 @@ pub fn mentorship_instance<'a>(inputs: &Inputs, matches: &'a [MatchRow]) -> Ment
 fn mentorship_rows(inputs: &Inputs, matches: &[MatchRow], run_id: &str) -> Vec<MentorshipRow> {
     let m = mentorship_instance(inputs, matches);
     let assigned = mentorship::assign(&m.instance);
-    let posters: HashMap<&str, &str> = inputs
+    let posters: HashMap<(&str, &str), &str> = inputs
         .opportunities
         .iter()
-        .map(|o| (o.id.as_str(), o.poster.as_str()))
+        .map(|o| {
+            let tenant = inputs.vocabs.tenants.name(o.tenant);
+            ((tenant, o.id.as_str()), o.poster.as_str())
+        })
         .collect();
     let mut rows = Vec::new();
     for (e, mentor) in assigned.iter().enumerate() {
@@ -288,7 +310,7 @@ fn mentorship_rows(inputs: &Inputs, matches: &[MatchRow], run_id: &str) -> Vec<M
             tenant_id: pair.tenant_id.clone(),
             opportunity_id: pair.opportunity_id.clone(),
             mentee_id: posters
-                .get(pair.opportunity_id.as_str())
+                .get(&(pair.tenant_id.as_str(), pair.opportunity_id.as_str()))
                 .map(|p| (*p).to_owned())
                 .unwrap_or_default(),
             mentor_id: pair.candidate_id.clone(),

@@ -202,7 +202,10 @@ pub fn distance(km: Option<f64>, radius_km: Option<f64>, remote: bool) -> Sub {
         _ if remote => sub(1.0, Why::Remote),
         None => sub(0.5, Why::DistanceUnknown),
         Some(km) => {
-            let half = radius_km.unwrap_or(100.0).max(1.0) / 2.0;
+            let half = radius_km
+                .unwrap_or(crate::constraint::DEFAULT_RADIUS_KM)
+                .max(1.0)
+                / 2.0;
             sub(0.5f64.powf(km / half), Why::Km(km))
         }
     }

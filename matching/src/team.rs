@@ -9,6 +9,8 @@
 //! Invariant: a party fills at most one slot of a team, only for a role it was matched to, and
 //! a team is `complete` only if every slot is filled and every required skill covered.
 
+use std::collections::HashSet;
+
 use crate::profile::{Role, Skill};
 
 /// A candidate for one role (from the role's match list).
@@ -51,7 +53,7 @@ pub fn suggest(roles: &[Role], candidates: &[Candidate], alternatives: usize) ->
         .iter()
         .map(|r| r.count as usize + r.skills.len())
         .sum();
-    let mut used: Vec<bool> = vec![false; candidates.len()];
+    let mut used: HashSet<&str> = HashSet::new();
     let mut teams = Vec::new();
     for _ in 0..alternatives {
         let Some(team) = greedy(roles, candidates, &mut used, universe) else {
@@ -63,28 +65,24 @@ pub fn suggest(roles: &[Role], candidates: &[Candidate], alternatives: usize) ->
     teams
 }
 
-fn greedy(
+/// One team; every party it takes joins `used`, so a party fills one slot and later
+/// alternatives exclude it.
+fn greedy<'a>(
     roles: &[Role],
-    candidates: &[Candidate],
-    used: &mut [bool],
+    candidates: &'a [Candidate],
+    used: &mut HashSet<&'a str>,
     universe: usize,
 ) -> Option<Team> {
     let mut open: Vec<u32> = roles.iter().map(|r| r.count).collect();
     let mut uncovered: Vec<Vec<Skill>> = roles.iter().map(|r| r.skills.clone()).collect();
-    let mut in_team = vec![false; candidates.len()];
-    let mut members = Vec::new();
+    let mut members: Vec<&Candidate> = Vec::new();
     let mut covered = 0;
     loop {
         // Gain = elements newly covered (the slot plus missing skills); the score breaks ties.
         let best = candidates
             .iter()
             .enumerate()
-            .filter(|(i, c)| !used[*i] && !in_team[*i] && open[c.role] > 0)
-            .filter(|(_, c)| {
-                !members
-                    .iter()
-                    .any(|m: &(usize, &Candidate)| m.1.party == c.party)
-            })
+            .filter(|(_, c)| open[c.role] > 0 && !used.contains(c.party.as_str()))
             .map(|(i, c)| {
                 let skills = uncovered[c.role]
                     .iter()
@@ -95,25 +93,22 @@ fn greedy(
             .max_by(|a, b| a.1.cmp(&b.1).then(a.2.total_cmp(&b.2)).then(b.0.cmp(&a.0)));
         let Some((i, gain, _)) = best else { break };
         let c = &candidates[i];
-        in_team[i] = true;
         open[c.role] -= 1;
         uncovered[c.role].retain(|s| !holds(&c.skills, s));
         covered += gain;
-        members.push((i, c));
+        used.insert(c.party.as_str());
+        members.push(c);
     }
     if members.is_empty() {
         return None;
     }
-    for &(i, _) in &members {
-        used[i] = true;
-    }
     let coverage = covered as f64 / universe.max(1) as f64;
-    let mean = members.iter().map(|(_, c)| c.score).sum::<f64>() / members.len() as f64;
+    let mean = members.iter().map(|c| c.score).sum::<f64>() / members.len() as f64;
     let complete = open.iter().all(|&o| o == 0) && uncovered.iter().all(Vec::is_empty);
     Some(Team {
         members: members
             .iter()
-            .map(|(_, c)| Member {
+            .map(|c| Member {
                 party: c.party.clone(),
                 role: roles[c.role].name.clone(),
                 score: c.score,

@@ -57,10 +57,25 @@ proptest! {
     }
 }
 
+/// Mostly around the UK; some across the antimeridian and some near the North Pole, where
+/// the geographic index has to wrap and widen.
 fn point(rng: &mut u64) -> Point {
-    Point {
-        lat: 51.0 + unit(rng) * 2.0,
-        lon: -1.0 + unit(rng) * 3.0,
+    match next(rng) % 6 {
+        0 => Point {
+            lat: -1.0 + unit(rng) * 2.0,
+            lon: {
+                let lon = 179.3 + unit(rng) * 1.4;
+                if lon > 180.0 { lon - 360.0 } else { lon }
+            },
+        },
+        1 => Point {
+            lat: 88.0 + unit(rng) * 2.0,
+            lon: -180.0 + unit(rng) * 360.0,
+        },
+        _ => Point {
+            lat: 51.0 + unit(rng) * 2.0,
+            lon: -1.0 + unit(rng) * 3.0,
+        },
     }
 }
 
@@ -287,7 +302,15 @@ proptest! {
         }
         let pooling: Vec<&Opportunity> = inputs.opportunities.iter().collect();
         let posters: Vec<Option<&Party>> = pooling.iter().map(|o| inputs.party(0, &o.poster)).collect();
-        for c in barter::cycles(&pooling, &posters, &inputs.feedback) {
+        let cycles = barter::cycles(&pooling, &posters, &inputs.feedback);
+        let mut uses = std::collections::HashMap::new();
+        for c in &cycles {
+            for s in &c.steps {
+                *uses.entry(s.giver).or_insert(0) += 1;
+            }
+        }
+        prop_assert!(uses.values().all(|&n| n <= barter::CYCLES_PER_OPPORTUNITY));
+        for c in cycles {
             prop_assert!(c.steps.len() == 2 || c.steps.len() == 3);
             let givers: HashSet<&str> = c.steps.iter().map(|s| pooling[s.giver].poster.as_str()).collect();
             prop_assert_eq!(givers.len(), c.steps.len(), "a poster appears twice");

@@ -288,9 +288,11 @@ pub(crate) struct Profile {
     pub max_travel_km: Option<i64>,
 }
 
-/// An open resource-pooling opportunity's offer and need, for planting barter partners.
+/// An open resource-pooling opportunity's offer and need, for planting barter partners
+/// (removed when the opportunity closes).
 #[derive(Clone, Debug)]
 pub(crate) struct Pooling {
+    pub opportunity: u64,
     pub poster: u64,
     pub offered: Vec<u8>,
     pub needed: Vec<u8>,

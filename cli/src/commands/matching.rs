@@ -46,7 +46,11 @@ pub fn print_reports(reports: &[ModelReport], k: usize) -> Result<()> {
                 f(r.jaccard.precision),
                 f(r.jaccard.recall),
                 f(r.jaccard.ndcg),
-                format!("{:.2}x", r.lift()),
+                if r.jaccard.ndcg > 0.0 {
+                    format!("{:.2}x", r.lift())
+                } else {
+                    "n/a (Jaccard found none)".into()
+                },
             ]
         })
         .collect();

@@ -443,6 +443,7 @@ impl Generator {
                     write_opportunity(w, rng, ctx, opportunity(index), poster_id, model, sub_model);
                 if model == RESOURCE_POOLING {
                     self.pools[t].pooling.push(Pooling {
+                        opportunity: index,
                         poster,
                         offered,
                         needed,
@@ -452,6 +453,7 @@ impl Generator {
             OpportunityClosed => {
                 let which = pick_recent(rng, pools.opportunities.len() as u64);
                 let poster = pools.opportunities[which as usize].poster;
+                pools.pooling.retain(|p| p.opportunity != which);
                 self.open(rng, ty, ctx, party(poster));
                 let w = &mut self.writer;
                 id_field(w, "opportunity_id", opportunity(which));

@@ -327,6 +327,7 @@ impl Generator {
                 write_strings(w, "resources_offered", &RESOURCES, &list(&offered));
                 write_strings(w, "resources_needed", &RESOURCES, &list(&needed));
                 self.pools[t].pooling.push(Pooling {
+                    opportunity: index,
                     poster,
                     offered,
                     needed,
