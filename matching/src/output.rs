@@ -195,14 +195,25 @@ pub struct MentorshipRow {
     pub run_id: String,
 }
 
-/// Serialises rows into record batches of `schema`.
-pub fn to_batches<T: Serialize>(schema: &SchemaRef, rows: &[T]) -> Result<Vec<RecordBatch>> {
+/// Rows per record batch.
+const BATCH: usize = 8192;
+
+/// Serialises rows into record batches of `schema`, a batch at a time, so only one batch of
+/// rows is alive beside the Arrow output.
+pub fn to_batches<T: Serialize>(
+    schema: &SchemaRef,
+    rows: impl IntoIterator<Item = T>,
+) -> Result<Vec<RecordBatch>> {
     let mut decoder = arrow_json::ReaderBuilder::new(schema.clone())
-        .with_batch_size(8192)
+        .with_batch_size(BATCH)
         .build_decoder()?;
     let mut out = Vec::new();
-    for chunk in rows.chunks(8192) {
-        decoder.serialize(chunk)?;
+    let mut chunk = Vec::with_capacity(BATCH);
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        chunk.clear();
+        chunk.extend(rows.by_ref().take(BATCH));
+        decoder.serialize(&chunk)?;
         if let Some(batch) = decoder.flush()? {
             out.push(batch);
         }

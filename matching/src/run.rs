@@ -79,53 +79,54 @@ pub async fn compute(
                 matches = stats.matches,
                 "matched"
             );
-            to_batches(&schema, &match_rows(&inputs, &matches, run_id))?
+            to_batches(&schema, match_rows(&inputs, &matches, run_id))?
         }
         Output::Teams => {
             let matches = published(ctx, "model IN ('project', 'competition')").await?;
-            to_batches(&schema, &teams(&inputs, &matches, run_id))?
+            to_batches(&schema, teams(&inputs, &matches, run_id))?
         }
         Output::MentorshipPairs => {
             let matches =
                 published(ctx, "model = 'strategic' AND sub_model = 'mentorship'").await?;
-            to_batches(&schema, &mentorship_rows(&inputs, &matches, run_id))?
+            to_batches(&schema, mentorship_rows(&inputs, &matches, run_id))?
         }
-        Output::BarterCycles => to_batches(&schema, &cycle_rows(&inputs, run_id))?,
+        Output::BarterCycles => to_batches(&schema, cycle_rows(&inputs, run_id))?,
     };
     Ok((schema, batches))
 }
 
-/// The rows of `gold.matches` for engine matches.
-pub fn match_rows(inputs: &Inputs, matches: &[engine::Match], run_id: &str) -> Vec<MatchRow> {
-    matches
-        .iter()
-        .map(|m| {
-            let o = &inputs.opportunities[m.opportunity];
-            MatchRow {
-                tenant_id: inputs.vocabs.tenants.name(o.tenant).to_owned(),
-                opportunity_id: o.id.clone(),
-                candidate_id: inputs.parties[m.candidate].id.clone(),
-                model: o.model.name().to_owned(),
-                sub_model: o.sub_model.clone(),
-                role: m.role.clone(),
-                score: m.score,
-                fit: m.fit,
-                interest: m.interest,
-                rank: i64::from(m.rank),
-                reasons: m
-                    .reasons
-                    .iter()
-                    .map(|r| ReasonRow {
-                        factor: r.factor.to_owned(),
-                        score: r.score,
-                        weight: r.weight,
-                        text: r.text.clone(),
-                    })
-                    .collect(),
-                run_id: run_id.to_owned(),
-            }
-        })
-        .collect()
+/// The rows of `gold.matches` for engine matches, made one at a time as they are serialised.
+pub fn match_rows<'a>(
+    inputs: &'a Inputs,
+    matches: &'a [engine::Match],
+    run_id: &'a str,
+) -> impl Iterator<Item = MatchRow> + 'a {
+    matches.iter().map(|m| {
+        let o = &inputs.opportunities[m.opportunity];
+        MatchRow {
+            tenant_id: inputs.vocabs.tenants.name(o.tenant).to_owned(),
+            opportunity_id: o.id.clone(),
+            candidate_id: inputs.parties[m.candidate].id.clone(),
+            model: o.model.name().to_owned(),
+            sub_model: o.sub_model.clone(),
+            role: m.role.clone(),
+            score: m.score,
+            fit: m.fit,
+            interest: m.interest,
+            rank: i64::from(m.rank),
+            reasons: m
+                .reasons
+                .iter()
+                .map(|r| ReasonRow {
+                    factor: r.factor.to_owned(),
+                    score: r.score,
+                    weight: r.weight,
+                    text: r.text.clone(),
+                })
+                .collect(),
+            run_id: run_id.to_owned(),
+        }
+    })
 }
 
 /// Published matches filtered by `filter`, in rank order per opportunity and role.

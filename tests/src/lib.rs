@@ -108,3 +108,21 @@ pub fn workload(
     std::fs::write(path, text)?;
     Ok(lines)
 }
+
+/// A Python interpreter with the given `packages`: `EVENTLAKE_TEST_PYTHON` (set by `.ci/run`,
+/// which installs them from `.ci/requirements.txt`), else `python3`. Panics, saying how to get
+/// one, when the packages are missing: these tests must not pass by skipping.
+pub fn python(packages: &[&str]) -> String {
+    let candidate = std::env::var("EVENTLAKE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = Command::new(&candidate)
+        .args(["-c", &format!("import {}", packages.join(", "))])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "{candidate} lacks {packages:?}: run the tests through .ci/run, or set \
+         EVENTLAKE_TEST_PYTHON to a python with `pip install {}`",
+        packages.join(" ")
+    );
+    candidate
+}

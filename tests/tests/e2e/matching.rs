@@ -11,7 +11,7 @@ use eventlake_lake::{Lake, query};
 use eventlake_matching::mentorship::{self, Instance};
 use eventlake_matching::output::{CycleRow, MatchRow, MentorshipRow};
 use eventlake_matching::{load, mentorship_instance};
-use eventlake_tests::{eventlake, run_ok, scalar};
+use eventlake_tests::{eventlake, python, run_ok, scalar};
 
 /// Generates a marketplace (with truth), ingests it and runs the job graph.
 fn marketplace(dir: &std::path::Path) -> Result<(std::path::PathBuf, std::path::PathBuf)> {
@@ -279,20 +279,6 @@ fn quality_beats_jaccard(lake: &std::path::Path, truth: &std::path::Path) -> Res
     Ok(())
 }
 
-/// Python with the `matching` package: `EVENTLAKE_TEST_PYTHON` (set by `.ci/run`).
-fn python() -> String {
-    let candidate = std::env::var("EVENTLAKE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = std::process::Command::new(&candidate)
-        .args(["-c", "import matching"])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        ok,
-        "{candidate} lacks the `matching` package: run the tests through .ci/run, or `pip install matching`"
-    );
-    candidate
-}
-
 const SOLVE: &str = r#"
 import json, sys
 from matching.games import HospitalResident
@@ -349,7 +335,7 @@ fn instance(seed: u64, mentees: usize, mentors: usize) -> Instance {
 
 #[test]
 fn mentorship_equals_the_python_matching_package() -> Result<()> {
-    let python = python();
+    let python = python(&["matching"]);
     let instances: Vec<Instance> = (0..8)
         .map(|s| instance(s * 7919 + 1, 10 + (s as usize) * 6, 3 + (s as usize) % 5))
         .collect();

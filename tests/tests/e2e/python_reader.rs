@@ -1,22 +1,7 @@
 //! An independent reader — the Python `deltalake` package — reads both bronze tables and
 //! agrees with our own counts.
 
-use eventlake_tests::{eventlake, run_ok, scalar};
-
-/// Python with `deltalake` and `pyarrow`: `EVENTLAKE_TEST_PYTHON` (set by `.ci/run`, which
-/// installs them), else `python3` if it has them.
-fn python() -> String {
-    let candidate = std::env::var("EVENTLAKE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = std::process::Command::new(&candidate)
-        .args(["-c", "import deltalake, pyarrow"])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        ok,
-        "{candidate} lacks the deltalake package: run the tests through .ci/run, or set EVENTLAKE_TEST_PYTHON to a python with `pip install deltalake pyarrow`"
-    );
-    candidate
-}
+use eventlake_tests::{eventlake, python, run_ok, scalar};
 
 // `os._exit` after printing: deltalake's Python bindings sometimes abort during interpreter
 // teardown ("terminate called without an active exception", seen here once in 7 runs),
@@ -33,7 +18,7 @@ os._exit(0)
 
 #[tokio::test(flavor = "multi_thread")]
 async fn python_deltalake_reads_both_tables() -> anyhow::Result<()> {
-    let python = python();
+    let python = python(&["deltalake", "pyarrow"]);
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("e.ndjson");
     let lake = dir.path().join("lake");

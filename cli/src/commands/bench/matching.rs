@@ -31,6 +31,9 @@ struct Row {
     stats: engine::Stats,
     engine_s: f64,
     jobs: Vec<(String, f64)>,
+    /// Resident memory before the matching jobs (the allocator keeps what earlier steps
+    /// freed), and the peak while they ran.
+    before_mb: Option<f64>,
     peak_mb: Option<f64>,
 }
 
@@ -45,9 +48,9 @@ pub async fn run(ctx: &Context, args: &MatchingBenchArgs) -> Result<()> {
         rows.push(size(ctx, &dir, parties).await?);
     }
     println!(
-        "\n| parties | open postings | roles | candidates | cross product | scored | matches | engine (s) | µs / candidate | gold_matches job (s) | teams (s) | mentorship (s) | barter (s) | peak RSS over the matching jobs (MB) |"
+        "\n| parties | open postings | roles | candidates | cross product | scored | matches | engine (s) | µs / candidate | gold_matches job (s) | teams (s) | mentorship (s) | barter (s) | RSS before the matching jobs (MB) | peak RSS during them (MB) |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in &rows {
         let job = |name: &str| {
             r.jobs
@@ -56,7 +59,7 @@ pub async fn run(ctx: &Context, args: &MatchingBenchArgs) -> Result<()> {
                 .map_or(String::new(), |(_, s)| format!("{s:.2}"))
         };
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {:.2} | {:.3} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {:.2} | {:.3} | {} | {} | {} | {} | {} | {} |",
             r.parties,
             r.opportunities,
             r.roles,
@@ -70,6 +73,7 @@ pub async fn run(ctx: &Context, args: &MatchingBenchArgs) -> Result<()> {
             job("gold_team_suggestions"),
             job("gold_mentorship_pairs"),
             job("gold_barter_cycles"),
+            r.before_mb.map_or("n/a".into(), |m| format!("{m:.0}")),
             r.peak_mb.map_or("n/a".into(), |m| format!("{m:.0}")),
         );
     }
@@ -127,6 +131,7 @@ async fn size(ctx: &Context, dir: &std::path::Path, parties: u64) -> Result<Row>
     let opportunities = inputs.opportunities.len();
     drop(inputs);
 
+    let before_mb = rss_mb("VmRSS:");
     reset_peak_rss();
     let mut jobs = Vec::new();
     for job in [
@@ -140,7 +145,7 @@ async fn size(ctx: &Context, dir: &std::path::Path, parties: u64) -> Result<Row>
         crate::commands::jobs::check(&runs)?;
         jobs.push((job.to_owned(), runs[0].duration_ms() as f64 / 1000.0));
     }
-    let peak_mb = peak_rss_mb();
+    let peak_mb = rss_mb("VmHWM:");
 
     let session = query::session(&lake).await?;
     let truth_file = dir.join(format!("marketplace-{parties}.truth.json"));
@@ -158,6 +163,7 @@ async fn size(ctx: &Context, dir: &std::path::Path, parties: u64) -> Result<Row>
         stats,
         engine_s,
         jobs,
+        before_mb,
         peak_mb,
     })
 }
@@ -167,10 +173,11 @@ fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-/// Peak resident memory since the last reset, in MB (Linux `VmHWM`).
-fn peak_rss_mb() -> Option<f64> {
+/// A memory figure of this process from `/proc/self/status`, in MB: `VmRSS:` (now) or
+/// `VmHWM:` (peak since the last reset). Linux only.
+fn rss_mb(field: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
 }
