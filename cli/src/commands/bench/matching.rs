@@ -1,8 +1,8 @@
 //! `eventlake bench matching`: the matching jobs on generated marketplaces of growing size.
 //! For each size: generate (marketplace mix, a fifth as many postings as parties, planted
 //! truth), ingest, build silver, then time the bare engine (candidates, scoring, top-k) and
-//! each matching job (load, compute, data tests, Delta commit), with the process's peak
-//! memory over the matching jobs, and evaluate quality beside the baselines.
+//! each matching job (load, compute, data tests, Delta commit) in its own `eventlake jobs run`
+//! process with that process's peak memory, and evaluate quality beside the baselines.
 //!
 //! The reference for speed is the cross product the engine avoids: the table shows the pairs
 //! the index yielded beside parties × roles, and time per candidate across sizes (flat means
@@ -30,10 +30,13 @@ struct Row {
     roles: u64,
     stats: engine::Stats,
     engine_s: f64,
-    jobs: Vec<(String, f64)>,
-    /// Resident memory before the matching jobs (the allocator keeps what earlier steps
-    /// freed), and the peak while they ran.
-    before_mb: Option<f64>,
+    jobs: Vec<Timed>,
+}
+
+/// One matching job run in its own process.
+struct Timed {
+    job: String,
+    seconds: f64,
     peak_mb: Option<f64>,
 }
 
@@ -48,16 +51,23 @@ pub async fn run(ctx: &Context, args: &MatchingBenchArgs) -> Result<()> {
         rows.push(size(ctx, &dir, parties).await?);
     }
     println!(
-        "\n| parties | open postings | roles | candidates | cross product | scored | matches | engine (s) | µs / candidate | gold_matches job (s) | teams (s) | mentorship (s) | barter (s) | RSS before the matching jobs (MB) | peak RSS during them (MB) |"
+        "\n| parties | open postings | roles | candidates | cross product | scored | matches | engine (s) | µs / candidate | gold_matches job (s) | teams (s) | mentorship (s) | barter (s) | peak RSS, gold_matches process (MB) | peak RSS, other matching jobs (MB) |"
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in &rows {
         let job = |name: &str| {
             r.jobs
                 .iter()
-                .find(|(j, _)| j == name)
-                .map_or(String::new(), |(_, s)| format!("{s:.2}"))
+                .find(|t| t.job == name)
+                .map_or(String::new(), |t| format!("{:.2}", t.seconds))
         };
+        let mb = |m: Option<f64>| m.map_or("n/a".into(), |m| format!("{m:.0}"));
+        let others = r
+            .jobs
+            .iter()
+            .filter(|t| t.job != "gold_matches")
+            .filter_map(|t| t.peak_mb)
+            .reduce(f64::max);
         println!(
             "| {} | {} | {} | {} | {} | {} | {} | {:.2} | {:.3} | {} | {} | {} | {} | {} | {} |",
             r.parties,
@@ -73,8 +83,8 @@ pub async fn run(ctx: &Context, args: &MatchingBenchArgs) -> Result<()> {
             job("gold_team_suggestions"),
             job("gold_mentorship_pairs"),
             job("gold_barter_cycles"),
-            r.before_mb.map_or("n/a".into(), |m| format!("{m:.0}")),
-            r.peak_mb.map_or("n/a".into(), |m| format!("{m:.0}")),
+            mb(r.jobs.first().and_then(|t| t.peak_mb)),
+            mb(others),
         );
     }
     Ok(())
@@ -131,8 +141,7 @@ async fn size(ctx: &Context, dir: &std::path::Path, parties: u64) -> Result<Row>
     let opportunities = inputs.opportunities.len();
     drop(inputs);
 
-    let before_mb = rss_mb("VmRSS:");
-    reset_peak_rss();
+    // Each job in its own process, as `jobs run` runs it, so its peak memory is its own.
     let mut jobs = Vec::new();
     for job in [
         "gold_matches",
@@ -140,12 +149,8 @@ async fn size(ctx: &Context, dir: &std::path::Path, parties: u64) -> Result<Row>
         "gold_mentorship_pairs",
         "gold_barter_cycles",
     ] {
-        let runs =
-            eventlake_jobs::run(&lake, &project, &[job.to_owned()], &options, &Quiet).await?;
-        crate::commands::jobs::check(&runs)?;
-        jobs.push((job.to_owned(), runs[0].duration_ms() as f64 / 1000.0));
+        jobs.push(child_job(&lake_dir, job, options.as_of)?);
     }
-    let peak_mb = rss_mb("VmHWM:");
 
     let session = query::session(&lake).await?;
     let truth_file = dir.join(format!("marketplace-{parties}.truth.json"));
@@ -163,21 +168,43 @@ async fn size(ctx: &Context, dir: &std::path::Path, parties: u64) -> Result<Row>
         stats,
         engine_s,
         jobs,
-        before_mb,
-        peak_mb,
     })
 }
 
-/// Resets the kernel's peak-RSS mark of this process (Linux; no-op elsewhere).
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-/// A memory figure of this process from `/proc/self/status`, in MB: `VmRSS:` (now) or
-/// `VmHWM:` (peak since the last reset). Linux only.
-fn rss_mb(field: &str) -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
+/// Runs one job in a child `eventlake jobs run`, polling its peak resident memory (Linux
+/// `VmHWM`, which only grows) until it exits; returns its wall time and that peak.
+fn child_job(lake: &std::path::Path, job: &str, as_of: chrono::NaiveDate) -> Result<Timed> {
+    let started = Instant::now();
+    let mut child = std::process::Command::new(std::env::current_exe()?)
+        .arg("--lake")
+        .arg(lake)
+        .args(["jobs", "run", "--full-refresh", "-s", job, "--as-of"])
+        .arg(as_of.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .context("starting a child eventlake")?;
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_mb: Option<f64> = None;
+    let status = loop {
+        if let Some(kb) = std::fs::read_to_string(&status_file).ok().and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?.to_owned();
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        }) {
+            peak_mb = Some(peak_mb.unwrap_or(0.0).max(kb / 1024.0));
+        }
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    anyhow::ensure!(
+        status.success(),
+        "`eventlake jobs run -s {job}` failed: {status}"
+    );
+    Ok(Timed {
+        job: job.to_owned(),
+        seconds: started.elapsed().as_secs_f64(),
+        peak_mb,
+    })
 }
