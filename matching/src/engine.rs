@@ -36,6 +36,14 @@ impl Inputs {
             .map(|&i| &self.parties[i])
     }
 
+    /// Open opportunities by (tenant id, opportunity id), the key published rows carry.
+    pub fn open_opportunities(&self) -> HashMap<(&str, &str), &Opportunity> {
+        self.opportunities
+            .iter()
+            .map(|o| ((self.vocabs.tenants.name(o.tenant), o.id.as_str()), o))
+            .collect()
+    }
+
     /// Resources each party offers and needs across its open resource-pooling opportunities.
     pub fn pools(&self) -> HashMap<usize, (Vec<u32>, Vec<u32>)> {
         let mut pools: HashMap<usize, (Vec<u32>, Vec<u32>)> = HashMap::new();
@@ -273,7 +281,7 @@ const CELL_DEGREES: f64 = 1.0;
 /// Beyond this many cells a radius is searched through the skill index alone.
 const MAX_CELLS: i64 = 400;
 
-fn cell(degrees: f64) -> i16 {
+pub(crate) fn cell(degrees: f64) -> i16 {
     (degrees / CELL_DEGREES).floor() as i16
 }
 

@@ -185,19 +185,14 @@ pub fn evaluate(
             .or_default()
             .push((&m.candidate_id, m.score));
     }
-    let opportunities: HashMap<(u32, &str), &Opportunity> = inputs
-        .opportunities
-        .iter()
-        .map(|o| ((o.tenant, o.id.as_str()), o))
-        .collect();
+    let opportunities = inputs.open_opportunities();
     let baselines = Baselines::new(inputs);
     let scored: Vec<(Model, [Metrics; 3])> = truth
         .planted
         .par_iter()
         .filter_map(|p| {
-            let tenant = inputs.vocabs.tenants.get(&p.tenant_id)?;
             // Closed since, or never ingested: not evaluated.
-            let o = opportunities.get(&(tenant, p.opportunity_id.as_str()))?;
+            let o = opportunities.get(&(p.tenant_id.as_str(), p.opportunity_id.as_str()))?;
             let relevant: HashSet<&str> = p.parties.iter().map(String::as_str).collect();
             let mut engine: Vec<(&str, f64)> = ranked
                 .get(&(p.tenant_id.as_str(), p.opportunity_id.as_str()))

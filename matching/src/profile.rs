@@ -72,6 +72,13 @@ pub struct Skill {
     pub level: u8,
 }
 
+/// Whether `skills` hold `need` at its level or above.
+pub fn holds(skills: &[Skill], need: &Skill) -> bool {
+    skills
+        .iter()
+        .any(|s| s.id == need.id && s.level >= need.level)
+}
+
 /// A point on the globe, in decimal degrees.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Point {
@@ -304,12 +311,12 @@ impl PartyRow {
     /// Load order: by tenant, then by 1° cell of the location, then by id. Parties of one
     /// place are neighbours in memory, so walking a cell's posting list stays in cache; the
     /// order never decides a result (ties are broken by party id).
-    pub(crate) fn key(&self) -> (&str, i32, i32, &str) {
-        let cell = |d: f64| d.floor() as i32;
+    pub(crate) fn key(&self) -> (&str, i16, i16, &str) {
+        let cell = crate::engine::cell;
         let (lat, lon) = self
             .location
             .as_ref()
-            .map_or((i32::MAX, i32::MAX), |l| (cell(l.lat), cell(l.lon)));
+            .map_or((i16::MAX, i16::MAX), |l| (cell(l.lat), cell(l.lon)));
         (&self.tenant_id, lat, lon, &self.party_id)
     }
 

@@ -144,11 +144,7 @@ fn group(matches: &[MatchRow]) -> Vec<&[MatchRow]> {
 }
 
 fn teams(inputs: &Inputs, matches: &[MatchRow], run_id: &str) -> Vec<TeamRow> {
-    let opportunities: HashMap<(&str, &str), &crate::profile::Opportunity> = inputs
-        .opportunities
-        .iter()
-        .map(|o| ((inputs.vocabs.tenants.name(o.tenant), o.id.as_str()), o))
-        .collect();
+    let opportunities = inputs.open_opportunities();
     let mut rows = Vec::new();
     for list in group(matches) {
         let first = &list[0];
@@ -221,14 +217,10 @@ pub fn mentorship_instance<'a>(inputs: &Inputs, matches: &'a [MatchRow]) -> Ment
     let mut mentor_of: HashMap<(&str, &str), usize> = HashMap::new();
     let mut capacity = Vec::new();
     let mut pairs = HashMap::new();
-    let open: std::collections::HashSet<(&str, &str)> = inputs
-        .opportunities
-        .iter()
-        .map(|o| (inputs.vocabs.tenants.name(o.tenant), o.id.as_str()))
-        .collect();
+    let open = inputs.open_opportunities();
     // Matches come from the last `gold_matches` run: skip what has closed or been declined since.
     let current = |m: &MatchRow| {
-        open.contains(&(m.tenant_id.as_str(), m.opportunity_id.as_str()))
+        open.contains_key(&(m.tenant_id.as_str(), m.opportunity_id.as_str()))
             && !inputs.vocabs.tenants.get(&m.tenant_id).is_some_and(|t| {
                 inputs
                     .feedback
@@ -293,14 +285,7 @@ pub fn mentorship_instance<'a>(inputs: &Inputs, matches: &'a [MatchRow]) -> Ment
 fn mentorship_rows(inputs: &Inputs, matches: &[MatchRow], run_id: &str) -> Vec<MentorshipRow> {
     let m = mentorship_instance(inputs, matches);
     let assigned = mentorship::assign(&m.instance);
-    let posters: HashMap<(&str, &str), &str> = inputs
-        .opportunities
-        .iter()
-        .map(|o| {
-            let tenant = inputs.vocabs.tenants.name(o.tenant);
-            ((tenant, o.id.as_str()), o.poster.as_str())
-        })
-        .collect();
+    let open = inputs.open_opportunities();
     let mut rows = Vec::new();
     for (e, mentor) in assigned.iter().enumerate() {
         let Some(r) = *mentor else { continue };
@@ -310,9 +295,10 @@ fn mentorship_rows(inputs: &Inputs, matches: &[MatchRow], run_id: &str) -> Vec<M
         rows.push(MentorshipRow {
             tenant_id: pair.tenant_id.clone(),
             opportunity_id: pair.opportunity_id.clone(),
-            mentee_id: posters
+            // Only open opportunities' pairs enter the instance, so the poster is known.
+            mentee_id: open
                 .get(&(pair.tenant_id.as_str(), pair.opportunity_id.as_str()))
-                .map(|p| (*p).to_owned())
+                .map(|o| o.poster.clone())
                 .unwrap_or_default(),
             mentor_id: pair.candidate_id.clone(),
             score: pair.score,

@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use crate::profile::{Money, Point, Skill};
+use crate::profile::{Money, Point, Skill, holds};
 
 /// A sub-score and why it has its value.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -155,8 +155,7 @@ pub fn skills(required: &[Skill], held: &[Skill]) -> Sub {
 
 /// Required skills the candidate brings that the poster lacks: what a partner adds.
 pub fn complement(required: &[Skill], poster: &[Skill], candidate: &[Skill]) -> Sub {
-    let has = |set: &[Skill], s: &Skill| set.iter().any(|h| h.id == s.id && h.level >= s.level);
-    let gaps: Vec<&Skill> = required.iter().filter(|s| !has(poster, s)).collect();
+    let gaps: Vec<&Skill> = required.iter().filter(|s| !holds(poster, s)).collect();
     if gaps.is_empty() {
         // The poster covers the role; a partner then adds what the poster does not have at all.
         let new = candidate
@@ -166,7 +165,7 @@ pub fn complement(required: &[Skill], poster: &[Skill], candidate: &[Skill]) -> 
         let value = new as f64 / candidate.len().max(1) as f64;
         return sub(value, Why::NewSkills(new));
     }
-    let filled = gaps.iter().filter(|s| has(candidate, s)).count();
+    let filled = gaps.iter().filter(|s| holds(candidate, s)).count();
     sub(
         filled as f64 / gaps.len() as f64,
         Why::Complement {

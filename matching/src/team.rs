@@ -11,7 +11,7 @@
 
 use std::collections::HashSet;
 
-use crate::profile::{Role, Skill};
+use crate::profile::{Role, Skill, holds};
 
 /// A candidate for one role (from the role's match list).
 #[derive(Debug, Clone)]
@@ -39,12 +39,6 @@ pub struct Team {
     /// Mean member score times coverage.
     pub score: f64,
     pub complete: bool,
-}
-
-fn holds(skills: &[Skill], need: &Skill) -> bool {
-    skills
-        .iter()
-        .any(|s| s.id == need.id && s.level >= need.level)
 }
 
 /// Up to `alternatives` distinct teams for `roles`, best first.
