@@ -54,6 +54,8 @@ pub enum Command {
     Jobs(JobsCommand),
     /// Generate a workload, ingest it, run the jobs, show the results, then collect more over HTTP.
     Demo(DemoArgs),
+    /// Serve the gold tables over REST /v1 (work in progress: matches and user context).
+    Serve(ServeArgs),
     /// Matching quality: evaluate gold.matches against planted ground truth.
     #[command(subcommand)]
     Matching(MatchingCommand),
@@ -102,6 +104,19 @@ pub struct GenerateArgs {
     /// Also write the planted matching ground truth here (JSON), for `matching evaluate`.
     #[arg(long)]
     pub truth: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8081", env = "EVENTLAKE_SERVE_LISTEN")]
+    pub listen: SocketAddr,
+    /// HS256 secret the bearer tokens are signed with.
+    #[arg(long, env = "EVENTLAKE_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: String,
+    /// How often to check the gold tables for new versions, in milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    pub reload_ms: u64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -61,6 +61,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Sql(args) => commands::sql::run(&ctx, &args).await,
         Command::Jobs(command) => commands::jobs::run(&ctx, command).await,
         Command::Demo(args) => commands::demo::run(&ctx, &args).await,
+        Command::Serve(args) => commands::serve::run(&ctx, &args).await,
         Command::Matching(args::MatchingCommand::Evaluate(args)) => {
             commands::matching::evaluate(&ctx, &args).await
         }

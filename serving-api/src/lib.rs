@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod refresh;
 pub mod snapshot;
 
 use std::collections::HashMap;

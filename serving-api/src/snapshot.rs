@@ -93,7 +93,7 @@ pub async fn load(lake: &Lake) -> Result<Snapshot, Box<dyn std::error::Error + S
         ..Snapshot::default()
     };
     let ctx = query::empty_session();
-    for name in ["matches", "user_context"] {
+    for name in crate::refresh::TABLES {
         let table = TableName::new("gold", name)?;
         if lake.exists(&table).await? {
             let delta = lake.open(&table).await?;

@@ -31,7 +31,8 @@ fn row(tenant: &str, opportunity: &str, candidate: &str, rank: i64) -> MatchRow 
     }
 }
 
-async fn server(dir: &std::path::Path) -> String {
+/// A lake with `gold.matches` for two tenants.
+async fn fixture(dir: &std::path::Path) -> Lake {
     let lake = Lake::new(dir.to_str().unwrap()).unwrap();
     let table = TableName::new("gold", "matches").unwrap();
     let schema = matches_schema();
@@ -48,6 +49,11 @@ async fn server(dir: &std::path::Path) -> String {
         .write(to_batches(&schema, rows).unwrap())
         .await
         .unwrap();
+    lake
+}
+
+async fn server(dir: &std::path::Path) -> String {
+    let lake = fixture(dir).await;
     let snapshot = snapshot::load(&lake).await.unwrap();
     let state = AppState::new(snapshot, Auth::hs256(SECRET));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -155,4 +161,53 @@ async fn every_bad_token_is_401_and_tenants_never_see_each_other() {
     assert_eq!(body["errors"][0]["code"], "VALIDATION_ERROR");
     let (status, body) = get(&base, "/v1/opportunities/opp-a/matches?k=1", Some(&good)).await;
     assert_eq!((status, body["data"].as_array().unwrap().len()), (200, 1));
+}
+
+#[tokio::test]
+async fn a_new_table_version_is_swapped_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = fixture(dir.path()).await;
+    let state = AppState::new(snapshot::load(&lake).await.unwrap(), Auth::hs256(SECRET));
+    let before = state.current().version();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(eventlake_serving_api::refresh::run(
+        lake.clone(),
+        Arc::clone(&state),
+        std::time::Duration::from_millis(20),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let table = TableName::new("gold", "matches").unwrap();
+    let delta = lake.open(&table).await.unwrap();
+    delta
+        .write(
+            to_batches(
+                &matches_schema(),
+                vec![row("tenant-a", "opp-new", "pty-9", 1)],
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    // Wait (generously) for the poller; no timing is asserted.
+    for _ in 0..500 {
+        if state.current().version() != before {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let snapshot = state.current();
+    assert_ne!(
+        snapshot.version(),
+        before,
+        "the new version was never swapped in"
+    );
+    assert!(
+        snapshot
+            .by_opportunity
+            .contains_key(&("tenant-a".to_owned(), "opp-new".to_owned()))
+    );
+    stop.send(()).unwrap();
+    task.await.unwrap();
 }

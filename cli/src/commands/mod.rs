@@ -6,4 +6,5 @@ pub mod generate;
 pub mod ingest;
 pub mod jobs;
 pub mod matching;
+pub mod serve;
 pub mod sql;
