@@ -54,7 +54,7 @@ pub enum Command {
     Jobs(JobsCommand),
     /// Generate a workload, ingest it, run the jobs, show the results, then collect more over HTTP.
     Demo(DemoArgs),
-    /// Serve the gold tables over REST /v1 (work in progress: matches and user context).
+    /// Serve the gold tables over REST /v1 and WebSocket, with the dashboard at /.
     Serve(ServeArgs),
     /// Matching quality: evaluate gold.matches against planted ground truth.
     #[command(subcommand)]
@@ -111,12 +111,55 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8081", env = "EVENTLAKE_SERVE_LISTEN")]
     pub listen: SocketAddr,
-    /// HS256 secret the bearer tokens are signed with.
-    #[arg(long, env = "EVENTLAKE_JWT_SECRET", hide_env_values = true)]
-    pub jwt_secret: String,
+    /// HS256 secret the bearer tokens are signed with (local use; at least 16 bytes).
+    #[arg(
+        long,
+        env = "EVENTLAKE_JWT_SECRET",
+        hide_env_values = true,
+        required_unless_present = "jwks_url"
+    )]
+    pub jwt_secret: Option<String>,
+    /// Verify RS256 tokens with the keys at this JWKS URL instead (e.g. a Cognito user
+    /// pool's `https://cognito-idp.REGION.amazonaws.com/POOL/.well-known/jwks.json`).
+    #[arg(long, env = "EVENTLAKE_JWKS_URL", conflicts_with = "jwt_secret")]
+    pub jwks_url: Option<String>,
+    /// Required `iss` of RS256 tokens.
+    #[arg(long, requires = "jwks_url")]
+    pub issuer: Option<String>,
+    /// Required `aud` of RS256 tokens.
+    #[arg(long, requires = "jwks_url")]
+    pub audience: Option<String>,
     /// How often to check the gold tables for new versions, in milliseconds.
     #[arg(long, default_value_t = 2000)]
     pub reload_ms: u64,
+    /// Requests per second per tenant (0: no limit); above it, 429 with Retry-After.
+    #[arg(long, default_value_t = 200.0)]
+    pub rate_limit: f64,
+    /// Requests a tenant may make at once above its rate.
+    #[arg(long, default_value_t = 400)]
+    pub burst: u32,
+    /// Largest request body in bytes (413 above).
+    #[arg(long, default_value_t = 16 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Requests taking longer are answered 408, in milliseconds.
+    #[arg(long, default_value_t = 30_000)]
+    pub request_timeout_ms: u64,
+    /// WebSocket connections per tenant.
+    #[arg(long, default_value_t = 100)]
+    pub ws_max_connections: usize,
+    /// WebSocket subscriptions per tenant, over all its connections.
+    #[arg(long, default_value_t = 1000)]
+    pub ws_max_subscriptions: usize,
+    /// WebSocket ping interval in milliseconds; a client silent for three is dropped.
+    #[arg(long, default_value_t = 20_000)]
+    pub ws_heartbeat_ms: u64,
+    /// A WebSocket client that cannot take a message within this many milliseconds is
+    /// disconnected as too slow.
+    #[arg(long, default_value_t = 10_000)]
+    pub ws_send_timeout_ms: u64,
+    /// Do not mount the event collector (`POST /v1/events`).
+    #[arg(long)]
+    pub no_collect: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -203,10 +246,10 @@ pub struct DemoArgs {
     /// Random seed of the workload.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
-    /// Exit when the work is done instead of collecting events over HTTP.
+    /// Exit when the work is done instead of serving the API, dashboard and collector.
     #[arg(long)]
     pub no_serve: bool,
-    /// Where the demo's HTTP collector listens.
+    /// Where the demo serves.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 }

@@ -11,38 +11,61 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds after which a rate-limited caller may retry (`Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
-    pub fn unauthenticated(message: &str) -> Self {
+    fn new(status: StatusCode, code: &'static str, message: String) -> Self {
         Self {
-            status: StatusCode::UNAUTHORIZED,
-            code: "UNAUTHENTICATED",
-            message: message.to_owned(),
+            status,
+            code,
+            message,
+            retry_after: None,
         }
+    }
+
+    pub fn unauthenticated(message: &str) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", message.into())
     }
 
     pub fn forbidden(message: &str) -> Self {
-        Self {
-            status: StatusCode::FORBIDDEN,
-            code: "FORBIDDEN",
-            message: message.to_owned(),
-        }
+        Self::new(StatusCode::FORBIDDEN, "FORBIDDEN", message.into())
     }
 
     pub fn not_found(what: &str, id: &str) -> Self {
-        Self {
-            status: StatusCode::NOT_FOUND,
-            code: "NOT_FOUND",
-            message: format!("no {what} {id}"),
-        }
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            format!("no {what} {id}"),
+        )
     }
 
     pub fn validation(message: String) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", message)
+    }
+
+    pub fn rate_limited(retry_after: u64) -> Self {
         Self {
-            status: StatusCode::BAD_REQUEST,
-            code: "VALIDATION_ERROR",
-            message,
+            retry_after: Some(retry_after),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMITED",
+                format!("too many requests for this tenant; retry in {retry_after} s"),
+            )
         }
+    }
+
+    pub fn unavailable(message: &str) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "UNAVAILABLE",
+            message.into(),
+        )
+    }
+
+    /// An error from a stable code the ingest collector reports.
+    pub fn coded(status: StatusCode, code: &'static str, message: String) -> Self {
+        Self::new(status, code, message)
     }
 }

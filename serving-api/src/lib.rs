@@ -1,184 +1,151 @@
-//! The serving API (work in progress, issue 5): REST under `/v1` from an in-memory snapshot
-//! of the gold tables, with bearer JWT auth and strict tenant isolation.
+//! The serving API: REST under `/v1` and WebSocket push from an in-memory snapshot of the
+//! gold tables, with bearer JWT auth, strict tenant isolation and per-tenant limits.
 //!
 //! Invariant: every data route is scoped to the token's tenant; an id of another tenant
 //! answers exactly as a missing id (404 `NOT_FOUND`), so no existence leaks.
 
 pub mod auth;
+pub mod caller;
+pub mod envelope;
 pub mod error;
+pub mod limit;
+pub mod metrics;
+pub mod observe;
+pub mod openapi;
+pub mod page;
 pub mod refresh;
+pub mod routes;
 pub mod snapshot;
+pub mod topic;
+pub mod ws;
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-use axum::Router;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use eventlake_ingest::source::http::Collector;
+use tokio::sync::watch;
 
-use crate::auth::{Auth, Claims};
-use crate::error::ApiError;
-use crate::snapshot::{Item, Snapshot};
+use crate::auth::Auth;
+use crate::limit::{Budgets, RateLimiter};
+use crate::observe::Stats;
+use crate::snapshot::Snapshot;
 
-/// What the handlers share: the current snapshot (swapped whole) and the token verifier.
+pub use routes::router;
+
+/// Settings of the server.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Requests per second per tenant (0: unlimited), and the burst above it.
+    pub rate_per_second: f64,
+    pub burst: u32,
+    /// Largest request body; larger ones get 413.
+    pub max_body_bytes: usize,
+    /// A request taking longer is answered 408 (WebSocket connections are exempt).
+    pub request_timeout: Duration,
+    pub ws: WsConfig,
+}
+
+/// Settings of the WebSocket layer.
+#[derive(Debug, Clone)]
+pub struct WsConfig {
+    pub max_connections_per_tenant: usize,
+    pub max_subscriptions_per_tenant: usize,
+    /// A ping every `heartbeat`; a client silent for three of them is disconnected.
+    pub heartbeat: Duration,
+    /// A client that cannot take one message within this is disconnected as too slow.
+    pub send_timeout: Duration,
+    /// Largest client message.
+    pub max_message_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            rate_per_second: 200.0,
+            burst: 400,
+            max_body_bytes: 16 * 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            ws: WsConfig::default(),
+        }
+    }
+}
+
+impl Default for WsConfig {
+    fn default() -> Self {
+        Self {
+            max_connections_per_tenant: 100,
+            max_subscriptions_per_tenant: 1000,
+            heartbeat: Duration::from_secs(20),
+            send_timeout: Duration::from_secs(10),
+            max_message_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// What the handlers share: the current snapshot (swapped whole, watched by the WebSocket
+/// connections), the token verifier, limits, the optional event collector and counters.
 pub struct AppState {
-    pub snapshot: RwLock<Arc<Snapshot>>,
+    snapshot: watch::Sender<Arc<Snapshot>>,
     pub auth: Auth,
+    pub config: Config,
+    pub rate: RateLimiter,
+    pub budgets: Arc<Budgets>,
+    pub collector: Option<Collector>,
+    pub stats: Stats,
+    /// Whether the last look at the lake's table versions succeeded.
+    pub lake_ok: AtomicBool,
+    /// Set when the server stops: WebSocket connections close.
+    closing: watch::Sender<bool>,
 }
 
 impl AppState {
-    pub fn new(snapshot: Snapshot, auth: Auth) -> Arc<Self> {
+    pub fn new(
+        snapshot: Snapshot,
+        auth: Auth,
+        config: Config,
+        collector: Option<Collector>,
+    ) -> Arc<Self> {
         Arc::new(Self {
-            snapshot: RwLock::new(Arc::new(snapshot)),
+            snapshot: watch::Sender::new(Arc::new(snapshot)),
             auth,
+            rate: RateLimiter::new(config.rate_per_second, config.burst),
+            budgets: Budgets::new(
+                config.ws.max_connections_per_tenant,
+                config.ws.max_subscriptions_per_tenant,
+            ),
+            config,
+            collector,
+            stats: Stats::default(),
+            lake_ok: AtomicBool::new(true),
+            closing: watch::Sender::new(false),
         })
     }
 
     /// The snapshot a request reads, start to end.
     pub fn current(&self) -> Arc<Snapshot> {
-        self.snapshot
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        Arc::clone(&self.snapshot.borrow())
     }
 
-    /// Replaces the snapshot atomically.
-    pub fn swap(&self, snapshot: Snapshot) {
-        *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(snapshot);
+    /// Replaces the snapshot atomically and tells every WebSocket connection.
+    pub fn swap(&self, mut snapshot: Snapshot) {
+        snapshot.generation = self.snapshot.borrow().generation + 1;
+        self.snapshot.send_replace(Arc::new(snapshot));
+        self.stats.swaps.fetch_add(1, Ordering::Relaxed);
     }
-}
 
-/// The `/v1` routes.
-pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/v1/health", get(health))
-        .route("/v1/opportunities/{id}/matches", get(opportunity_matches))
-        .route("/v1/parties/{id}/matches", get(party_matches))
-        .route("/v1/users/{id}/context", get(user_context))
-        .with_state(state)
-}
-
-fn meta(snapshot: &Snapshot) -> String {
-    serde_json::json!({
-        "timestamp": chrono::Utc::now().to_rfc3339(),
-        "request_id": uuid::Uuid::new_v4().to_string(),
-        "snapshot_version": snapshot.version(),
-    })
-    .to_string()
-}
-
-/// `{"success": true, "data": <json>, "meta": …, "errors": []}` around pre-serialised data.
-fn ok(snapshot: &Snapshot, data: &str) -> Response {
-    let body = format!(
-        "{{\"success\":true,\"data\":{data},\"meta\":{},\"errors\":[]}}",
-        meta(snapshot)
-    );
-    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
-}
-
-fn fail(snapshot: &Snapshot, e: ApiError) -> Response {
-    let errors = serde_json::json!([{ "code": e.code, "message": e.message }]);
-    let body = format!(
-        "{{\"success\":false,\"data\":null,\"meta\":{},\"errors\":{errors}}}",
-        meta(snapshot)
-    );
-    (e.status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
-}
-
-/// Runs `f` for an authenticated caller, answering errors in the envelope.
-fn authed(
-    state: &AppState,
-    headers: &HeaderMap,
-    f: impl FnOnce(&Snapshot, &Claims) -> Result<String, ApiError>,
-) -> Response {
-    let snapshot = state.current();
-    match state.auth.verify(headers).and_then(|c| f(&snapshot, &c)) {
-        Ok(data) => ok(&snapshot, &data),
-        Err(e) => fail(&snapshot, e),
+    /// A receiver that sees every later swap.
+    pub fn watch(&self) -> watch::Receiver<Arc<Snapshot>> {
+        self.snapshot.subscribe()
     }
-}
 
-async fn health(State(state): State<Arc<AppState>>) -> Response {
-    let snapshot = state.current();
-    let data = serde_json::json!({
-        "status": "ok",
-        "snapshot_version": snapshot.version(),
-        "loaded_at": snapshot.loaded_at.map(|t| t.to_rfc3339()),
-    });
-    ok(&snapshot, &data.to_string())
-}
-
-fn array<'a>(items: impl Iterator<Item = &'a Item>) -> String {
-    let mut out = String::from("[");
-    for (i, item) in items.enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(&item.json);
+    /// Tells every WebSocket connection to close (the server is stopping).
+    pub fn close(&self) {
+        self.closing.send_replace(true);
     }
-    out.push(']');
-    out
-}
 
-async fn opportunity_matches(
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    authed(&state, &headers, |snapshot, claims| {
-        let k = match query.get("k") {
-            None => 20,
-            Some(k) => k
-                .parse::<i64>()
-                .ok()
-                .filter(|k| (1..=1000).contains(k))
-                .ok_or_else(|| ApiError::validation(format!("k must be 1..=1000, got {k}")))?,
-        };
-        let role = query.get("role");
-        let items = snapshot
-            .by_opportunity
-            .get(&(claims.tenant_id.clone(), id.clone()))
-            .ok_or_else(|| ApiError::not_found("opportunity", &id))?;
-        Ok(array(items.iter().filter(|i| {
-            i.rank <= k && role.is_none_or(|r| &i.role == r)
-        })))
-    })
-}
-
-async fn party_matches(
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    authed(&state, &headers, |snapshot, claims| {
-        let items = snapshot
-            .by_party
-            .get(&(claims.tenant_id.clone(), id.clone()))
-            .ok_or_else(|| ApiError::not_found("party", &id))?;
-        Ok(array(items.iter()))
-    })
-}
-
-async fn user_context(
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    authed(&state, &headers, |snapshot, claims| {
-        let context = snapshot
-            .contexts
-            .get(&(claims.tenant_id.clone(), id.clone()))
-            .ok_or_else(|| ApiError::not_found("user", &id))?;
-        match query.get("format").map(String::as_str) {
-            None | Some("json") => Ok(context.json.to_string()),
-            Some("prompt") => Ok(serde_json::to_string(&context.prompt).unwrap_or_default()),
-            Some(other) => Err(ApiError::validation(format!(
-                "format must be json or prompt, got {other}"
-            ))),
-        }
-    })
+    /// A receiver that changes when the server stops.
+    pub fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
+    }
 }

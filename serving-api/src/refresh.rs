@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use eventlake_lake::{Lake, TableName};
@@ -13,20 +14,47 @@ use eventlake_lake::{Lake, TableName};
 use crate::AppState;
 use crate::snapshot;
 
-/// The gold tables in the snapshot.
-pub const TABLES: [&str; 2] = ["matches", "user_context"];
-
 /// The current version of each snapshot table that exists.
-pub async fn versions(lake: &Lake) -> Result<BTreeMap<String, u64>, eventlake_lake::Error> {
+pub async fn versions(
+    lake: &Lake,
+) -> Result<BTreeMap<String, u64>, Box<dyn std::error::Error + Send + Sync>> {
     let mut out = BTreeMap::new();
-    for name in TABLES {
-        let table = TableName::new("gold", name).expect("valid name");
+    for name in snapshot::tables() {
+        let table = TableName::new("gold", &name)?;
         if lake.exists(&table).await? {
             let delta = lake.open(&table).await?;
             out.insert(table.to_string(), delta.version().unwrap_or_default());
         }
     }
     Ok(out)
+}
+
+/// Loads a new snapshot when a table's version moved; says whether it swapped.
+pub async fn tick(lake: &Lake, state: &AppState) -> bool {
+    match versions(lake).await {
+        Ok(now) => {
+            state.lake_ok.store(true, Ordering::Relaxed);
+            if now == state.current().versions {
+                return false;
+            }
+            match snapshot::load(lake).await {
+                Ok(next) => {
+                    tracing::info!(version = %next.version(), bytes = next.bytes, "snapshot swapped");
+                    state.swap(next);
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "snapshot load failed; keeping the old one");
+                    false
+                }
+            }
+        }
+        Err(e) => {
+            state.lake_ok.store(false, Ordering::Relaxed);
+            tracing::warn!(error = %e, "cannot read gold table versions");
+            false
+        }
+    }
 }
 
 /// Polls every `interval` until `shutdown` resolves.
@@ -42,16 +70,6 @@ pub async fn run(
             _ = &mut shutdown => return,
             _ = tokio::time::sleep(interval) => {}
         }
-        match versions(&lake).await {
-            Ok(now) if now != state.current().versions => match snapshot::load(&lake).await {
-                Ok(next) => {
-                    tracing::info!(version = %next.version(), "snapshot swapped");
-                    state.swap(next);
-                }
-                Err(e) => tracing::warn!(error = %e, "snapshot load failed; keeping the old one"),
-            },
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "cannot read gold table versions"),
-        }
+        tick(&lake, &state).await;
     }
 }

@@ -1,18 +1,19 @@
 //! `eventlake demo`: the main job on the embedded default. Generates a workload, ingests it
 //! exactly once, prints what landed, runs the job graph and prints a digest of its results,
-//! then (unless `--no-serve`) keeps collecting over HTTP.
+//! then (unless `--no-serve`) serves the API, dashboard and collector with ready-made tokens.
 
 use std::time::Instant;
 
 use anyhow::Result;
 use arrow::array::Array;
+use clap::Parser;
 use eventlake_ingest::source::file::FileInput;
-use eventlake_ingest::source::http::{self, HttpConfig};
+use eventlake_serving_api::auth::{self, Auth, Claims};
 use eventlake_workload::WorkloadConfig;
 
 use crate::Context;
-use crate::args::{DemoArgs, Format, JobsRunArgs, ProjectArgs};
-use crate::commands::{generate, ingest, jobs, sql};
+use crate::args::{DemoArgs, Format, JobsRunArgs, ProjectArgs, ServeArgs};
+use crate::commands::{generate, ingest, jobs, serve, sql};
 
 pub async fn run(ctx: &Context, args: &DemoArgs) -> Result<()> {
     let lake = ctx.lake()?;
@@ -81,24 +82,74 @@ pub async fn run(ctx: &Context, args: &DemoArgs) -> Result<()> {
     if args.no_serve {
         return Ok(());
     }
-    println!(
-        "\n6. collecting more events at http://{}/v1/events — try:\n   \
-         curl -s -XPOST http://{}/v1/events --data-binary @{}\n   Ctrl-C to stop.",
-        args.listen,
-        args.listen,
-        path.display()
-    );
-    let config = ingest::http_config(ctx, &crate::args::FlushArgs::default());
-    let listener = eventlake_ingest::error::listen(args.listen).await?;
-    http::serve(
-        &lake,
-        listener,
-        config,
-        HttpConfig::default(),
-        ingest::shutdown_signal(),
+    serve(ctx, &lake, args).await
+}
+
+/// Step 6: serves the API, dashboard and collector, with ready-made tokens.
+async fn serve(ctx: &Context, lake: &eventlake_lake::Lake, args: &DemoArgs) -> Result<()> {
+    let first = |query: &str| {
+        let lake = lake.clone();
+        let query = query.to_owned();
+        async move {
+            let batches = sql::execute(&lake, &query).await.ok()?;
+            Some((text(&batches, 0, 0)?, text(&batches, 0, 1)?))
+        }
+    };
+    let opportunity = first(
+        "SELECT tenant_id, opportunity_id FROM gold.matches ORDER BY score DESC, opportunity_id LIMIT 1",
     )
-    .await?;
-    Ok(())
+    .await;
+    let supporter = first(
+        "SELECT tenant_id, supporter_id FROM gold.user_context ORDER BY gifts_lifetime DESC, supporter_id LIMIT 1",
+    )
+    .await;
+    let secret = uuid::Uuid::new_v4().simple().to_string();
+    let token = |tenant: &str| {
+        let claims = Claims {
+            sub: "demo".into(),
+            tenant_id: tenant.into(),
+            roles: vec!["analyst".into()],
+            exp: (chrono::Utc::now().timestamp() + 24 * 3600) as u64,
+        };
+        auth::sign(secret.as_bytes(), &claims)
+    };
+    /// `eventlake serve`'s defaults with the demo's address and secret.
+    #[derive(Parser)]
+    struct Serve {
+        #[command(flatten)]
+        args: ServeArgs,
+    }
+    let Serve { args: serve_args } = Serve::parse_from([
+        "serve".to_owned(),
+        "--listen".to_owned(),
+        args.listen.to_string(),
+        "--jwt-secret".to_owned(),
+        secret.clone(),
+    ]);
+    let base = format!("http://{}", args.listen);
+    let auth = Auth::hs256(secret.as_bytes());
+    serve::serve(ctx, lake, &serve_args, auth, |_| {
+        println!("\n6. serving the API, the dashboard and the collector (tokens valid 24 h, role analyst):");
+        if let Some((tenant, id)) = &opportunity {
+            let t = token(tenant);
+            println!("   dashboard ({tenant}):  {base}/#token={t}");
+            println!("   export TOKEN={t}");
+            println!("   curl -s -H \"Authorization: Bearer $TOKEN\" '{base}/v1/opportunities/{id}/matches?k=3'");
+            println!("   curl -s -H \"Authorization: Bearer $TOKEN\" '{base}/v1/metrics/match_funnel?grain=week'");
+            println!(
+                "   websocat '{}/v1/ws?access_token='$TOKEN   then send {{\"op\":\"subscribe\",\"topics\":[\"matches:opportunity:{id}\"]}}",
+                base.replace("http", "ws")
+            );
+        }
+        if let Some((tenant, id)) = &supporter {
+            let t = token(tenant);
+            println!("   dashboard ({tenant}):  {base}/#token={t}");
+            println!("   curl -s -H \"Authorization: Bearer {t}\" '{base}/v1/users/{id}/context?format=prompt'");
+        }
+        println!("   more events: curl -s -XPOST -H \"Authorization: Bearer $TOKEN\" {base}/v1/events --data-binary @FILE.ndjson");
+        println!("   API description: {base}/v1/openapi.json — Ctrl-C to stop.");
+    })
+    .await
 }
 
 /// Step 4 and 5: the job graph as of the day of the latest event, then a digest of the

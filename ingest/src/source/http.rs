@@ -294,13 +294,23 @@ struct ErrorBody {
     message: String,
 }
 
-#[derive(Serialize)]
-struct Summary {
-    accepted: usize,
-    duplicates: usize,
-    rejected: usize,
-    retry: usize,
-    results: Vec<RecordResult>,
+/// Counts and per-record results of one submission.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub accepted: usize,
+    pub duplicates: usize,
+    pub rejected: usize,
+    pub retry: usize,
+    pub results: Vec<RecordResult>,
+}
+
+/// What a submission came to: the HTTP status, the summary when records were classified,
+/// and the error when not everything was stored. Each server wraps it in its own envelope.
+#[derive(Debug)]
+pub struct Submitted {
+    pub status: StatusCode,
+    pub summary: Option<Summary>,
+    pub error: Option<(&'static str, String)>,
 }
 
 impl Summary {
@@ -337,74 +347,126 @@ fn reply<T: Serialize>(
 async fn post_events(State(collector): State<Collector>, body: Bytes) -> Response {
     let n = collector.requests.fetch_add(1, Ordering::Relaxed);
     let request_id = format!("req-{}-{n}", std::process::id());
-    let Some(lines) = split_body(&body) else {
-        let error = ErrorBody {
-            code: "VALIDATION_ERROR",
-            message: "the body is not JSON: send NDJSON (one event per line) or a JSON array"
-                .into(),
+    let submitted = collector.submit(body, &request_id, None).await;
+    let errors = submitted
+        .error
+        .map(|(code, message)| vec![ErrorBody { code, message }])
+        .unwrap_or_default();
+    reply(submitted.status, request_id, submitted.summary, errors)
+}
+
+impl Collector {
+    /// Classifies the records of `body` and waits until they are durable (or known not to
+    /// be). `request_id` names the records' source position. With `tenant`, a body holding
+    /// any event of another tenant is refused whole (403 `FORBIDDEN`), before anything is
+    /// stored.
+    pub async fn submit(&self, body: Bytes, request_id: &str, tenant: Option<&str>) -> Submitted {
+        let Some(lines) = split_body(&body) else {
+            return Submitted::failed(
+                StatusCode::BAD_REQUEST,
+                None,
+                "VALIDATION_ERROR",
+                "the body is not JSON: send NDJSON (one event per line) or a JSON array",
+            );
         };
-        return reply::<()>(StatusCode::BAD_REQUEST, request_id, None, vec![error]);
-    };
-    if lines.is_empty() {
-        return reply(
-            StatusCode::OK,
-            request_id,
-            Some(Summary::of(Vec::new())),
-            vec![],
-        );
-    }
-    let key: Arc<str> = Arc::from(request_id.as_str());
-    let records: Vec<Decoded> = lines
-        .into_iter()
-        .enumerate()
-        .map(|(i, bytes)| {
-            let record = Record {
-                bytes,
-                key: key.clone(),
-                seq: None,
-                position: format!("{request_id}/{i}"),
+        if lines.is_empty() {
+            return Submitted {
+                status: StatusCode::OK,
+                summary: Some(Summary::of(Vec::new())),
+                error: None,
             };
-            decode(record, collector.contracts, collector.max_record_bytes)
-        })
-        .collect();
-    let (tx, rx) = oneshot::channel();
-    let unavailable = |request_id| {
-        let error = ErrorBody {
-            code: "UNAVAILABLE",
-            message: "the ingest writer is not running; retry later".into(),
-        };
-        reply::<()>(
-            StatusCode::SERVICE_UNAVAILABLE,
-            request_id,
-            None,
-            vec![error],
-        )
-    };
-    if collector
-        .tx
-        .send(Submission { records, reply: tx })
-        .await
-        .is_err()
-    {
-        return unavailable(request_id);
+        }
+        let records = self.decode(lines, request_id);
+        if let Some(tenant) = tenant {
+            let foreign = records.iter().position(|d| {
+                let of = match &d.outcome {
+                    Ok(e) => Some(e.tenant_id.as_str()),
+                    Err((_, hints)) => hints.tenant_id.as_deref(),
+                };
+                of.is_some_and(|t| t != tenant)
+            });
+            if let Some(index) = foreign {
+                return Submitted::failed(
+                    StatusCode::FORBIDDEN,
+                    None,
+                    "FORBIDDEN",
+                    &format!("record {index} belongs to another tenant; nothing was stored"),
+                );
+            }
+        }
+        self.submit_records(records).await
     }
-    let Ok(answer) = rx.await else {
-        return unavailable(request_id);
-    };
-    let summary = Summary::of(answer.results);
-    if answer.durable {
-        reply(StatusCode::OK, request_id, Some(summary), vec![])
-    } else {
-        let error = ErrorBody {
-            code: "UNAVAILABLE",
-            message: "some records were not stored; resend those with status `retry`".into(),
+
+    fn decode(&self, lines: Vec<Bytes>, request_id: &str) -> Vec<Decoded> {
+        let collector = self;
+        let key: Arc<str> = Arc::from(request_id);
+        lines
+            .into_iter()
+            .enumerate()
+            .map(|(i, bytes)| {
+                let record = Record {
+                    bytes,
+                    key: key.clone(),
+                    seq: None,
+                    position: format!("{request_id}/{i}"),
+                };
+                decode(record, collector.contracts, collector.max_record_bytes)
+            })
+            .collect()
+    }
+
+    async fn submit_records(&self, records: Vec<Decoded>) -> Submitted {
+        let collector = self;
+        let (tx, rx) = oneshot::channel();
+        let unavailable = || {
+            Submitted::failed(
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                "UNAVAILABLE",
+                "the ingest writer is not running; retry later",
+            )
         };
-        reply(
-            StatusCode::SERVICE_UNAVAILABLE,
-            request_id,
-            Some(summary),
-            vec![error],
-        )
+        if collector
+            .tx
+            .send(Submission { records, reply: tx })
+            .await
+            .is_err()
+        {
+            return unavailable();
+        }
+        let Ok(answer) = rx.await else {
+            return unavailable();
+        };
+        let summary = Summary::of(answer.results);
+        if answer.durable {
+            Submitted {
+                status: StatusCode::OK,
+                summary: Some(summary),
+                error: None,
+            }
+        } else {
+            Submitted::failed(
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some(summary),
+                "UNAVAILABLE",
+                "some records were not stored; resend those with status `retry`",
+            )
+        }
+    }
+}
+
+impl Submitted {
+    fn failed(
+        status: StatusCode,
+        summary: Option<Summary>,
+        code: &'static str,
+        message: &str,
+    ) -> Self {
+        Self {
+            status,
+            summary,
+            error: Some((code, message.to_owned())),
+        }
     }
 }
 

@@ -1,0 +1,184 @@
+//! Request ids, structured access logs and the counters behind `/metrics`.
+//!
+//! Invariant: every response carries `x-request-id` (the client's, when it sent a sane one)
+//! and is logged once with its method, path (never the query, which may hold a token),
+//! status, tenant and latency.
+
+use std::fmt::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::AppState;
+use crate::snapshot::Snapshot;
+
+/// The request id header.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// The request's id, as an extension.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// The caller's tenant, set on the response by authenticated routes for the access log.
+#[derive(Debug, Clone)]
+pub struct Tenant(pub String);
+
+/// Upper bounds (ms) of the latency histogram buckets.
+const BUCKETS_MS: [f64; 10] = [0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 500.0, 1000.0];
+
+/// Counters since start.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Responses by status class (1xx..5xx → 0..4).
+    pub responses: [AtomicU64; 5],
+    latency: [AtomicU64; BUCKETS_MS.len() + 1],
+    latency_sum_us: AtomicU64,
+    pub swaps: AtomicU64,
+    pub ws_connections: AtomicU64,
+    pub ws_messages_sent: AtomicU64,
+    pub ws_slow_disconnects: AtomicU64,
+    pub ws_lagged: AtomicU64,
+    /// Bytes handed to WebSocket sends not yet completed.
+    pub ws_pending_bytes: AtomicU64,
+}
+
+impl Stats {
+    fn record(&self, status: u16, micros: u64) {
+        let class = usize::from(status / 100).clamp(1, 5) - 1;
+        self.responses[class].fetch_add(1, Ordering::Relaxed);
+        let ms = micros as f64 / 1000.0;
+        let bucket = BUCKETS_MS
+            .iter()
+            .position(|b| ms <= *b)
+            .unwrap_or(BUCKETS_MS.len());
+        self.latency[bucket].fetch_add(1, Ordering::Relaxed);
+        self.latency_sum_us.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition of the counters and the snapshot.
+    pub fn prometheus(&self, snapshot: &Snapshot) -> String {
+        let mut out = String::new();
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let _ = writeln!(out, "# TYPE eventlake_http_responses_total counter");
+        for (i, c) in self.responses.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "eventlake_http_responses_total{{class=\"{}xx\"}} {}",
+                i + 1,
+                get(c)
+            );
+        }
+        let _ = writeln!(out, "# TYPE eventlake_http_latency_seconds histogram");
+        let mut cumulative = 0;
+        for (i, c) in self.latency.iter().enumerate() {
+            cumulative += get(c);
+            let le = BUCKETS_MS
+                .get(i)
+                .map_or("+Inf".to_owned(), |b| (b / 1000.0).to_string());
+            let _ = writeln!(
+                out,
+                "eventlake_http_latency_seconds_bucket{{le=\"{le}\"}} {cumulative}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "eventlake_http_latency_seconds_sum {}\neventlake_http_latency_seconds_count {cumulative}",
+            get(&self.latency_sum_us) as f64 / 1e6
+        );
+        for (name, kind, value) in [
+            ("snapshot_swaps_total", "counter", get(&self.swaps) as f64),
+            ("snapshot_age_seconds", "gauge", snapshot.age_seconds()),
+            ("snapshot_memory_bytes", "gauge", snapshot.bytes as f64),
+            ("snapshot_generation", "gauge", snapshot.generation as f64),
+            ("ws_connections", "gauge", get(&self.ws_connections) as f64),
+            (
+                "ws_messages_sent_total",
+                "counter",
+                get(&self.ws_messages_sent) as f64,
+            ),
+            (
+                "ws_slow_disconnects_total",
+                "counter",
+                get(&self.ws_slow_disconnects) as f64,
+            ),
+            ("ws_lagged_total", "counter", get(&self.ws_lagged) as f64),
+            (
+                "ws_pending_bytes",
+                "gauge",
+                get(&self.ws_pending_bytes) as f64,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# TYPE eventlake_{name} {kind}\neventlake_{name} {value}"
+            );
+        }
+        let _ = writeln!(out, "# TYPE eventlake_snapshot_rows gauge");
+        for (table, rows) in &snapshot.rows {
+            let _ = writeln!(out, "eventlake_snapshot_rows{{table=\"{table}\"}} {rows}");
+        }
+        let _ = writeln!(out, "# TYPE eventlake_snapshot_version gauge");
+        for (table, version) in &snapshot.versions {
+            let _ = writeln!(
+                out,
+                "eventlake_snapshot_version{{table=\"{table}\"}} {version}"
+            );
+        }
+        out
+    }
+}
+
+fn sane(id: &HeaderValue) -> Option<String> {
+    let id = id.to_str().ok()?;
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+    ok.then(|| id.to_owned())
+}
+
+/// Gives the request an id, and logs and counts the response.
+pub async fn middleware(
+    State(state): State<Arc<AppState>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(sane)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let mut response = next.run(req).await;
+    let micros = started.elapsed().as_micros() as u64;
+    let status = response.status().as_u16();
+    state.stats.record(status, micros);
+    let tenant = response
+        .extensions()
+        .get::<Tenant>()
+        .map(|t| t.0.clone())
+        .unwrap_or_default();
+    tracing::info!(
+        target: "eventlake::access",
+        request_id = %id,
+        method = %method,
+        path = %path,
+        status,
+        tenant = %tenant,
+        latency_us = micros,
+        "request"
+    );
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
+}

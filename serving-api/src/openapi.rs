@@ -1,0 +1,95 @@
+//! The OpenAPI 3.1 document, generated from the route annotations and types in the code.
+//!
+//! Invariant: every route of [`crate::routes::router`] but the dashboard page, Prometheus
+//! metrics and the WebSocket appears here (a test compares the two).
+
+use std::sync::OnceLock;
+
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+/// The envelope of every answer.
+#[derive(Serialize, ToSchema)]
+pub struct Reply {
+    pub success: bool,
+    /// The answer; `null` on errors (or per-record results for `POST /v1/events`).
+    #[schema(value_type = Object, nullable)]
+    pub data: Option<serde_json::Value>,
+    pub meta: MetaDoc,
+    pub errors: Vec<ErrorDoc>,
+}
+
+/// `meta` of every answer.
+#[derive(Serialize, ToSchema)]
+pub struct MetaDoc {
+    pub timestamp: String,
+    pub request_id: String,
+    /// The gold table versions the answer was read from (`table@version,…`).
+    pub snapshot_version: String,
+    /// The cursor of the next page of a list, when there is one.
+    pub next_cursor: Option<String>,
+}
+
+/// One error: a stable code and a message safe to show.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDoc {
+    /// `VALIDATION_ERROR`, `UNAUTHENTICATED`, `FORBIDDEN`, `NOT_FOUND`, `RATE_LIMITED`,
+    /// `PAYLOAD_TOO_LARGE`, `UNAVAILABLE`, …
+    pub code: String,
+    pub message: String,
+}
+
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "HS256 (a configured secret) or RS256 (JWKS); claims sub, tenant_id, roles",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "eventlake serving API",
+        description = "Matches, personalisation context and metrics from the lake's gold tables, scoped to the token's tenant. WebSocket push at /v1/ws (topics matches:opportunity:ID, matches:party:ID, context:user:ID, metrics:NAME)."
+    ),
+    paths(
+        crate::routes::health,
+        crate::routes::ready,
+        crate::routes::opportunity_matches,
+        crate::routes::opportunity_teams,
+        crate::routes::party_matches,
+        crate::routes::party_barter_cycles,
+        crate::routes::mentorship,
+        crate::routes::user_context,
+        crate::routes::metric_catalogue,
+        crate::routes::metric_series,
+        crate::routes::post_events,
+    ),
+    components(schemas(Reply, MetaDoc, ErrorDoc)),
+    modifiers(&Bearer)
+)]
+struct Doc;
+
+/// The document as JSON.
+pub fn document() -> &'static str {
+    static DOC: OnceLock<String> = OnceLock::new();
+    DOC.get_or_init(|| {
+        Doc::openapi()
+            .to_pretty_json()
+            .expect("the document serialises")
+    })
+}
