@@ -17,6 +17,7 @@ use chrono::{DateTime, Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
+use crate::page::given;
 
 /// How values combine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
@@ -356,7 +357,7 @@ pub fn series(
     rows: Option<&Rows>,
     query: &SeriesQuery,
 ) -> Result<SeriesSet, ApiError> {
-    let grain = query.grain.clone().unwrap_or_else(|| metric.grain.clone());
+    let grain = given(&query.grain).unwrap_or(&metric.grain).to_owned();
     if !metric.grains().contains(&grain.as_str()) {
         return Err(ApiError::validation(format!(
             "grain must be one of {:?} for {}, got {grain:?}",
@@ -364,7 +365,8 @@ pub fn series(
             metric.name
         )));
     }
-    if let Some(d) = &query.dimension
+    let dimension = given(&query.dimension).map(str::to_owned);
+    if let Some(d) = &dimension
         && !metric.dimensions.contains(d)
     {
         return Err(ApiError::validation(format!(
@@ -372,21 +374,15 @@ pub fn series(
             metric.dimensions, metric.name
         )));
     }
-    let from = query
-        .from
-        .as_deref()
+    let from = given(&query.from)
         .map(|t| bound(t, "from", false))
         .transpose()?;
-    let to = query
-        .to
-        .as_deref()
-        .map(|t| bound(t, "to", true))
-        .transpose()?;
+    let to = given(&query.to).map(|t| bound(t, "to", true)).transpose()?;
     let kept: Vec<usize> = metric
         .dimensions
         .iter()
         .enumerate()
-        .filter(|(_, d)| metric.split.contains(d) || query.dimension.as_ref() == Some(d))
+        .filter(|(_, d)| metric.split.contains(d) || dimension.as_ref() == Some(d))
         .map(|(i, _)| i)
         .collect();
     let columns = metric.columns();
@@ -460,9 +456,9 @@ pub fn series(
     Ok(SeriesSet {
         metric: metric.name.clone(),
         grain,
-        from: query.from.clone(),
-        to: query.to.clone(),
-        dimension: query.dimension.clone(),
+        from: given(&query.from).map(str::to_owned),
+        to: given(&query.to).map(str::to_owned),
+        dimension,
         measures: metric.measures.iter().map(|m| m.name.clone()).collect(),
         series: out,
     })

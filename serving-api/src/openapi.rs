@@ -14,7 +14,6 @@ use utoipa::{Modify, OpenApi, ToSchema};
 pub struct Reply {
     pub success: bool,
     /// The answer; `null` on errors (or per-record results for `POST /v1/events`).
-    #[schema(value_type = Object, nullable)]
     pub data: Option<serde_json::Value>,
     pub meta: MetaDoc,
     pub errors: Vec<ErrorDoc>,

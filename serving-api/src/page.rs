@@ -19,8 +19,10 @@ pub const MAX_LIMIT: usize = 500;
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Entries per page, 1..=500 (default 100).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
     /// `meta.next_cursor` of the previous page.
+    #[param(pattern = "^[A-Za-z0-9_-]*$")]
     pub cursor: Option<String>,
 }
 
@@ -33,7 +35,7 @@ pub struct Page {
 
 impl PageQuery {
     pub fn parse(&self, default: usize) -> Result<Page, ApiError> {
-        let limit = match &self.limit {
+        let limit = match given(&self.limit) {
             None => default,
             Some(text) => text
                 .parse::<usize>()
@@ -43,19 +45,22 @@ impl PageQuery {
                     ApiError::validation(format!("limit must be 1..={MAX_LIMIT}, got {text:?}"))
                 })?,
         };
-        let after = self
-            .cursor
-            .as_deref()
+        let after = given(&self.cursor)
             .map(|c| {
                 URL_SAFE_NO_PAD
                     .decode(c)
                     .ok()
-                    .and_then(|b| String::from_utf8(b).ok())
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
                     .ok_or_else(|| ApiError::validation("cursor is not one this API issued".into()))
             })
             .transpose()?;
         Ok(Page { limit, after })
     }
+}
+
+/// A query parameter's value, with an empty one taken as absent (`?cursor=`).
+pub fn given(value: &Option<String>) -> Option<&str> {
+    value.as_deref().filter(|v| !v.is_empty())
 }
 
 impl Page {

@@ -187,7 +187,7 @@ async fn opportunity_matches(
     Params(p): Params<PageQuery>,
 ) -> Response {
     let result = (|| {
-        let k = match &q.k {
+        let k = match crate::page::given(&q.k) {
             None => 20,
             Some(k) => k
                 .parse::<u32>()
@@ -199,7 +199,8 @@ async fn opportunity_matches(
         let list = caller.list(&caller.snapshot.opportunity_matches, "opportunity", &id)?;
         let wanted = list.iter().filter(|e| {
             let (role, rank) = e.key.split_once(SEP).unwrap_or_default();
-            rank.parse::<u32>().is_ok_and(|r| r <= k) && q.role.as_deref().is_none_or(|w| w == role)
+            rank.parse::<u32>().is_ok_and(|r| r <= k)
+                && crate::page::given(&q.role).is_none_or(|w| w == role)
         });
         Ok(paged(wanted, &page))
     })();
@@ -300,7 +301,7 @@ async fn user_context(
             .contexts
             .get(&crate::snapshot::key(&caller.claims.tenant_id, &id))
             .ok_or_else(|| ApiError::not_found("user", &id))?;
-        match q.format.as_deref() {
+        match crate::page::given(&q.format) {
             None | Some("json") => Ok(Data::whole(context.json.to_string())),
             Some("prompt") => Ok(Data::whole(
                 serde_json::to_string(&context.prompt).unwrap_or_else(|_| "null".into()),
@@ -390,7 +391,7 @@ async fn metric_series(
 }
 
 #[utoipa::path(post, path = "/v1/events", tag = "ingest",
-    request_body(content = String, description = "NDJSON (one event per line) or a JSON array of events, all of the token's tenant", content_type = "application/x-ndjson"),
+    request_body(content = Vec<Object>, description = "A JSON array of events (or NDJSON, one event per line), all of the token's tenant", content_type = "application/json"),
     responses((status = 200, description = "Every record stored (`accepted` or `duplicate`) or quarantined (`rejected`)", body = openapi::Reply),
               (status = 400, body = openapi::Reply), (status = 401, body = openapi::Reply),
               (status = 403, description = "A record of another tenant: nothing stored", body = openapi::Reply),

@@ -7,6 +7,7 @@
 //! copy of a table.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
@@ -29,6 +30,18 @@ pub type Key = (Box<str>, Box<str>);
 pub struct Entry {
     pub key: Box<str>,
     pub json: Arc<str>,
+    /// Hash of the content without `run_id`: a job run that recomputes the same result is
+    /// no change to push.
+    pub content: u64,
+}
+
+/// The hash of a row's JSON without its trailing `run_id` (the last column of every
+/// matching table).
+pub fn content_hash(json: &str) -> u64 {
+    let content = json.rfind(",\"run_id\":").map_or(json, |at| &json[..at]);
+    let mut h = DefaultHasher::new();
+    content.hash(&mut h);
+    h.finish()
 }
 
 /// Lists of entries by (tenant, id), each sorted by entry key.
@@ -217,6 +230,7 @@ impl Builder {
         self.bytes += std::mem::size_of::<Entry>() + sort.len();
         list.push(Entry {
             key: sort.into_boxed_str(),
+            content: content_hash(json),
             json: Arc::clone(json),
         });
     }

@@ -62,9 +62,10 @@ impl Topic {
     }
 
     /// The topic's data for `tenant` in `snapshot` (`null` when there is none), and a hash
-    /// of it that changes when the data does.
+    /// that changes when the data does (a list's `run_id`s alone are no change).
     pub fn data(&self, snapshot: &Snapshot, tenant: &str) -> (String, u64) {
-        let list = |entries: Option<&[Entry]>| match entries {
+        let mut h = DefaultHasher::new();
+        let mut list = |entries: Option<&[Entry]>| match entries {
             None => "null".to_owned(),
             Some(entries) => {
                 let mut out = String::from("[");
@@ -73,6 +74,7 @@ impl Topic {
                         out.push(',');
                     }
                     out.push_str(&e.json);
+                    (&e.key, e.content).hash(&mut h);
                 }
                 out.push(']');
                 out
@@ -96,8 +98,9 @@ impl Topic {
                 ),
             },
         };
-        let mut h = DefaultHasher::new();
-        json.hash(&mut h);
+        if !matches!(self, Self::OpportunityMatches(_) | Self::PartyMatches(_)) {
+            json.hash(&mut h);
+        }
         (json, h.finish())
     }
 

@@ -111,9 +111,13 @@ async fn a_published_change_reaches_only_the_subscribers_of_changed_data() {
     .await;
     assert!(foreign[0]["data"].is_null());
 
-    // A job publishes: opp-a's second engineer is now pty-7; nothing else moves.
+    // A job run publishes: opp-a's second engineer is now pty-7; nothing else moves but
+    // the run id, which is no change.
     let mut rows = matches();
     rows[1] = match_row("tenant-a", "opp-a", "pty-7", "Engineer", 2);
+    for row in &mut rows {
+        row.run_id = "r2".into();
+    }
     publish_matches(&lake, rows).await;
     wait_for_generation(&state, 1).await;
 
@@ -154,7 +158,7 @@ async fn a_slow_client_never_delays_a_fast_one_and_holds_one_message_at_most() {
                     rank,
                 );
                 row.run_id = format!("round-{round}");
-                row.reasons[0].text = "x".repeat(300);
+                row.reasons[0].text = format!("{round} {}", "x".repeat(300));
                 row
             })
             .collect()
