@@ -52,7 +52,8 @@ pub enum Command {
     /// Run, list, inspect and schedule the jobs that build silver and gold tables.
     #[command(subcommand)]
     Jobs(JobsCommand),
-    /// Generate a workload, ingest it, run the jobs, show the results, then collect more over HTTP.
+    /// Generate a workload, ingest it, run the jobs, show the results, then serve them (API,
+    /// dashboard, collector) with ready-made tokens.
     Demo(DemoArgs),
     /// Serve the gold tables over REST /v1 and WebSocket, with the dashboard at /.
     Serve(ServeArgs),
@@ -316,6 +317,25 @@ pub enum BenchCommand {
     /// The matching jobs at growing marketplace sizes: time, peak memory, candidates, and
     /// quality beside the random and Jaccard baselines.
     Matching(MatchingBenchArgs),
+    /// The serving API under wrk beside an axum hello-world in the same process, and the
+    /// snapshot's memory per million matches.
+    Serve(ServeBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeBenchArgs {
+    /// Matches in the synthetic gold.matches (20 per opportunity).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub matches: u64,
+    /// wrk connections at peak load.
+    #[arg(long, default_value_t = 64)]
+    pub connections: u32,
+    /// Seconds per wrk run.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Working directory, reused across runs (default: a temporary folder).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

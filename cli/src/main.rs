@@ -68,6 +68,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Bench(args::BenchCommand::Matching(args)) => {
             commands::bench::matching::run(&ctx, &args).await
         }
+        Command::Bench(args::BenchCommand::Serve(args)) => commands::bench::serve::run(&args).await,
         Command::Bench(args::BenchCommand::Ingest(args)) => {
             commands::bench::ingest::run(&ctx, &args).await
         }

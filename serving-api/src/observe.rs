@@ -158,7 +158,26 @@ pub async fn middleware(
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     req.extensions_mut().insert(RequestId(id.clone()));
-    let mut response = next.run(req).await;
+    let mut response = match tokio::time::timeout(state.config.request_timeout, next.run(req)).await
+    {
+        Ok(response) => response,
+        Err(_) => {
+            let meta = crate::envelope::Meta {
+                request_id: id.clone(),
+                snapshot_version: state.current().version(),
+            };
+            let message = format!(
+                "the request took longer than {} ms",
+                state.config.request_timeout.as_millis()
+            );
+            let e = crate::error::ApiError::coded(
+                axum::http::StatusCode::REQUEST_TIMEOUT,
+                "TIMEOUT",
+                message,
+            );
+            crate::envelope::fail(&meta, e)
+        }
+    };
     let micros = started.elapsed().as_micros() as u64;
     let status = response.status().as_u16();
     state.stats.record(status, micros);

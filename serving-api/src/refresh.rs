@@ -44,6 +44,7 @@ pub async fn tick(lake: &Lake, state: &AppState) -> bool {
                     true
                 }
                 Err(e) => {
+                    state.lake_ok.store(false, Ordering::Relaxed);
                     tracing::warn!(error = %e, "snapshot load failed; keeping the old one");
                     false
                 }

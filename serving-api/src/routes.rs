@@ -15,7 +15,6 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use tower_http::timeout::TimeoutLayer;
 
 use crate::AppState;
 use crate::caller::{Caller, Data, Params, Public};
@@ -48,10 +47,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            config.request_timeout,
-        ))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
             observe::middleware,
@@ -411,11 +406,13 @@ async fn post_events(
     let body = match body {
         Ok(b) => b,
         Err(e) => {
-            return caller.reply(Err(ApiError::coded(
-                e.status(),
-                "PAYLOAD_TOO_LARGE",
-                format!("the body could not be read: {e}"),
-            )));
+            let code = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                "PAYLOAD_TOO_LARGE"
+            } else {
+                "VALIDATION_ERROR"
+            };
+            let message = format!("the body could not be read: {e}");
+            return caller.reply(Err(ApiError::coded(e.status(), code, message)));
         }
     };
     let submitted = collector

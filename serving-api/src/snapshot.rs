@@ -35,10 +35,14 @@ pub struct Entry {
     pub content: u64,
 }
 
-/// The hash of a row's JSON without its trailing `run_id` (the last column of every
-/// matching table).
+/// The hash of a row's JSON without its trailing run bookkeeping: `run_id` (the last column
+/// of every matching table) and `as_of, run_id` (the last of `gold.user_context`).
 pub fn content_hash(json: &str) -> u64 {
-    let content = json.rfind(",\"run_id\":").map_or(json, |at| &json[..at]);
+    let cut = [",\"as_of\":", ",\"run_id\":"]
+        .iter()
+        .filter_map(|f| json.rfind(f))
+        .min();
+    let content = cut.map_or(json, |at| &json[..at]);
     let mut h = DefaultHasher::new();
     content.hash(&mut h);
     h.finish()
@@ -52,6 +56,8 @@ pub type Index = HashMap<Key, Vec<Entry>>;
 pub struct Context {
     pub json: Box<str>,
     pub prompt: Option<String>,
+    /// See [`Entry::content`].
+    pub content: u64,
 }
 
 /// The gold tables in memory.
@@ -340,6 +346,7 @@ pub async fn load(lake: &Lake) -> Result<Snapshot, BoxError> {
             contexts.insert(
                 key(&k.tenant_id, &k.supporter_id),
                 Context {
+                    content: content_hash(&line),
                     json: line.into_boxed_str(),
                     prompt: k.prompt_context,
                 },

@@ -62,7 +62,7 @@ impl Topic {
     }
 
     /// The topic's data for `tenant` in `snapshot` (`null` when there is none), and a hash
-    /// that changes when the data does (a list's `run_id`s alone are no change).
+    /// that changes when the data does (a new `run_id` or `as_of` alone is no change).
     pub fn data(&self, snapshot: &Snapshot, tenant: &str) -> (String, u64) {
         let mut h = DefaultHasher::new();
         let mut list = |entries: Option<&[Entry]>| match entries {
@@ -85,10 +85,15 @@ impl Topic {
                 list(Snapshot::list(&snapshot.opportunity_matches, tenant, id))
             }
             Self::PartyMatches(id) => list(Snapshot::list(&snapshot.party_matches, tenant, id)),
-            Self::UserContext(id) => snapshot
-                .contexts
-                .get(&crate::snapshot::key(tenant, id))
-                .map_or_else(|| "null".to_owned(), |c| c.json.to_string()),
+            Self::UserContext(id) => {
+                match snapshot.contexts.get(&crate::snapshot::key(tenant, id)) {
+                    None => "null".to_owned(),
+                    Some(c) => {
+                        c.content.hash(&mut h);
+                        c.json.to_string()
+                    }
+                }
+            }
             // A compact change notice: the client fetches the series it shows.
             Self::Metric(name) => match snapshot.metrics.get(&(tenant.into(), *name)) {
                 None => "null".to_owned(),
@@ -98,7 +103,7 @@ impl Topic {
                 ),
             },
         };
-        if !matches!(self, Self::OpportunityMatches(_) | Self::PartyMatches(_)) {
+        if let Self::Metric(_) = self {
             json.hash(&mut h);
         }
         (json, h.finish())

@@ -234,7 +234,7 @@ impl Connection {
             ClientMessage::Ping => reply("{\"type\":\"pong\"}".into()),
             ClientMessage::Subscribe { topics } => match self.subscribe(&topics) {
                 Err(e) => reply(error_frame(&e)),
-                Ok(new) => new
+                Ok(asked) => asked
                     .into_iter()
                     .map(|topic| {
                         let (data, hash) = topic.data(snapshot, &self.claims.tenant_id);
@@ -259,9 +259,10 @@ impl Connection {
         }
     }
 
-    /// Validates `texts` and takes budget for the new topics among them, all or none.
+    /// Validates `texts` and takes budget for the new topics among them, all or none;
+    /// returns every topic asked for (each once), to be answered with its current data.
     fn subscribe(&mut self, texts: &[String]) -> Result<Vec<Topic>, ApiError> {
-        let mut new = Vec::new();
+        let mut asked: Vec<Topic> = Vec::new();
         for text in texts {
             let topic = Topic::parse(text).map_err(ApiError::validation)?;
             if let Some(role) = topic.role()
@@ -271,12 +272,16 @@ impl Connection {
                     "topic {text} needs the {role} role"
                 )));
             }
-            if !self.topics.contains_key(&topic) && !new.contains(&topic) {
-                new.push(topic);
+            if !asked.contains(&topic) {
+                asked.push(topic);
             }
         }
-        self.lease.subscribe(new.len())?;
-        Ok(new)
+        let new = asked
+            .iter()
+            .filter(|t| !self.topics.contains_key(t))
+            .count();
+        self.lease.subscribe(new)?;
+        Ok(asked)
     }
 
     /// The messages a new snapshot calls for: a lag notice when swaps were missed, then the

@@ -7,3 +7,4 @@ mod http;
 mod jobs;
 mod matching;
 mod python_reader;
+mod serving;

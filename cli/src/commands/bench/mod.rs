@@ -3,6 +3,7 @@
 pub mod ingest;
 pub mod jobs;
 pub mod matching;
+pub mod serve;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
