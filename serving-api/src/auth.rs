@@ -6,7 +6,7 @@
 //! malformed or expired tokens are all `UNAUTHENTICATED`.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
@@ -57,7 +57,14 @@ pub const JWKS_REFETCH: Duration = Duration::from_secs(30);
 pub struct Auth {
     keys: Keys,
     validation: Validation,
+    /// Tokens already verified, with their claims: a client sends the same token with every
+    /// request, and a lookup costs far less than a signature check. Expiry is still checked
+    /// on every use; the cache is emptied when it reaches [`VERIFIED_MAX`].
+    verified: RwLock<HashMap<Box<str>, Arc<Claims>>>,
 }
+
+/// Most tokens remembered as verified.
+pub const VERIFIED_MAX: usize = 10_000;
 
 /// Why a JWKS could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +81,7 @@ impl Auth {
         Self {
             keys: Keys::Secret(DecodingKey::from_secret(secret)),
             validation: validation(Algorithm::HS256, None, None),
+            verified: RwLock::new(HashMap::new()),
         }
     }
 
@@ -99,16 +107,42 @@ impl Auth {
         Ok(Self {
             keys: Keys::Jwks(jwks),
             validation: validation(Algorithm::RS256, issuer, audience),
+            verified: RwLock::new(HashMap::new()),
         })
     }
 
     /// The claims of the request's `Authorization: Bearer` token.
-    pub async fn verify(&self, headers: &HeaderMap) -> Result<Claims, ApiError> {
+    pub async fn verify(&self, headers: &HeaderMap) -> Result<Arc<Claims>, ApiError> {
         self.verify_token(bearer(headers)?).await
     }
 
     /// The claims of `token`.
-    pub async fn verify_token(&self, token: &str) -> Result<Claims, ApiError> {
+    pub async fn verify_token(&self, token: &str) -> Result<Arc<Claims>, ApiError> {
+        let now = jsonwebtoken::get_current_timestamp();
+        let known = self
+            .verified
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(token)
+            .cloned();
+        if let Some(claims) = known {
+            return if claims.exp > now {
+                Ok(claims)
+            } else {
+                Err(ApiError::unauthenticated("invalid or expired token"))
+            };
+        }
+        let claims = Arc::new(self.check(token).await?);
+        let mut verified = self.verified.write().unwrap_or_else(|e| e.into_inner());
+        if verified.len() >= VERIFIED_MAX {
+            verified.clear();
+        }
+        verified.insert(token.into(), Arc::clone(&claims));
+        Ok(claims)
+    }
+
+    /// Verifies `token`'s signature and claims.
+    async fn check(&self, token: &str) -> Result<Claims, ApiError> {
         let invalid = || ApiError::unauthenticated("invalid or expired token");
         let claims = match &self.keys {
             Keys::Secret(key) => decode(token, key, &self.validation)?,

@@ -25,7 +25,7 @@ pub struct Public {
 
 /// An authenticated request.
 pub struct Caller {
-    pub claims: Claims,
+    pub claims: Arc<Claims>,
     pub snapshot: Arc<Snapshot>,
     pub meta: Meta,
 }
@@ -72,7 +72,7 @@ impl Public {
             .unwrap_or_default();
         Meta {
             request_id,
-            snapshot_version: snapshot.version(),
+            snapshot_version: snapshot.version().to_owned(),
         }
     }
 }

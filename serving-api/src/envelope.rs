@@ -44,10 +44,13 @@ fn meta_json(meta: &Meta, next_cursor: Option<&str>) -> String {
 
 /// A successful answer around already-serialised `data`.
 pub fn ok(meta: &Meta, data: &str, next_cursor: Option<&str>) -> Response {
-    let body = format!(
-        "{{\"success\":true,\"data\":{data},\"meta\":{},\"errors\":[]}}",
-        meta_json(meta, next_cursor)
-    );
+    let meta = meta_json(meta, next_cursor);
+    let mut body = String::with_capacity(data.len() + meta.len() + 48);
+    body.push_str("{\"success\":true,\"data\":");
+    body.push_str(data);
+    body.push_str(",\"meta\":");
+    body.push_str(&meta);
+    body.push_str(",\"errors\":[]}");
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 

@@ -463,3 +463,52 @@ pub fn series(
         series: out,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_catalogue_is_consistent() {
+        let all = catalogue();
+        assert!(all.len() >= 10);
+        for (i, m) in all.iter().enumerate() {
+            assert!(
+                all[..i].iter().all(|o| o.name != m.name),
+                "{} twice",
+                m.name
+            );
+            assert!(
+                ["hour", "day", "period"].contains(&m.grain.as_str()),
+                "{}",
+                m.name
+            );
+            assert!(
+                m.split.iter().all(|d| m.dimensions.contains(d)),
+                "{}",
+                m.name
+            );
+            for measure in &m.measures {
+                let ratio = measure.rollup == Rollup::Ratio;
+                assert_eq!(ratio, measure.per.is_some(), "{}.{}", m.name, measure.name);
+                assert_eq!(ratio, !measure.of.is_empty(), "{}.{}", m.name, measure.name);
+            }
+        }
+    }
+
+    #[test]
+    fn buckets_start_on_the_hour_day_monday_and_first_of_month() {
+        // 2026-11-04T13:45:00Z, a Wednesday.
+        let t = DateTime::parse_from_rfc3339("2026-11-04T13:45:00Z")
+            .unwrap()
+            .timestamp_micros();
+        assert_eq!(label(bucket(t, "hour"), "hour"), "2026-11-04T13:00:00Z");
+        assert_eq!(label(bucket(t, "day"), "day"), "2026-11-04");
+        assert_eq!(label(bucket(t, "week"), "week"), "2026-11-02");
+        assert_eq!(label(bucket(t, "month"), "month"), "2026-11-01");
+        assert_eq!(
+            bound("2026-11-04", "to", true).unwrap(),
+            bucket(t, "day") + DAY
+        );
+    }
+}

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the route annotations and types in the code.
 //!
 //! Invariant: every route of [`crate::routes::router`] but the dashboard page, Prometheus
-//! metrics and the WebSocket appears here (a test compares the two).
+//! metrics, the WebSocket and this document itself appears here (a test lists them).
 
 use std::sync::OnceLock;
 
@@ -82,6 +82,35 @@ impl Modify for Bearer {
     modifiers(&Bearer)
 )]
 struct Doc;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_rest_route_is_documented_with_bearer_auth() {
+        let doc: serde_json::Value = serde_json::from_str(super::document()).unwrap();
+        let paths = doc["paths"].as_object().unwrap();
+        for path in [
+            "/v1/health",
+            "/v1/ready",
+            "/v1/opportunities/{id}/matches",
+            "/v1/opportunities/{id}/teams",
+            "/v1/parties/{id}/matches",
+            "/v1/parties/{id}/barter-cycles",
+            "/v1/mentorship/{party_id}",
+            "/v1/users/{id}/context",
+            "/v1/metrics",
+            "/v1/metrics/{name}",
+            "/v1/events",
+        ] {
+            assert!(paths.contains_key(path), "{path} is not documented");
+        }
+        assert_eq!(paths.len(), 11);
+        assert_eq!(
+            doc["components"]["securitySchemes"]["bearer"]["scheme"],
+            "bearer"
+        );
+    }
+}
 
 /// The document as JSON.
 pub fn document() -> &'static str {

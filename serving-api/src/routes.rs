@@ -109,7 +109,7 @@ async fn health(public: Public) -> Response {
     let s = &public.snapshot;
     let data = Health {
         status: "ok",
-        snapshot_version: s.version(),
+        snapshot_version: s.version().to_owned(),
         loaded_at: s.loaded_at.map(|t| t.to_rfc3339()),
         age_seconds: s.age_seconds(),
         generation: s.generation,
@@ -135,7 +135,10 @@ async fn ready(State(state): State<Arc<AppState>>, public: Public) -> Response {
 
 /// The JSON array of `entries`.
 fn array<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> String {
-    let mut out = String::from("[");
+    let entries: Vec<&Entry> = entries.into_iter().collect();
+    let mut out =
+        String::with_capacity(2 + entries.iter().map(|e| e.json.len() + 1).sum::<usize>());
+    out.push('[');
     for (i, e) in entries.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
@@ -293,8 +296,7 @@ async fn user_context(
     let result = (|| {
         let context = caller
             .snapshot
-            .contexts
-            .get(&crate::snapshot::key(&caller.claims.tenant_id, &id))
+            .context(&caller.claims.tenant_id, &id)
             .ok_or_else(|| ApiError::not_found("user", &id))?;
         match crate::page::given(&q.format) {
             None | Some("json") => Ok(Data::whole(context.json.to_string())),

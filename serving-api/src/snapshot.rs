@@ -22,9 +22,6 @@ use crate::metrics;
 /// Separates the parts of an entry's sort key.
 pub const SEP: char = '\u{1f}';
 
-/// (tenant, id): every index is keyed by tenant first.
-pub type Key = (Box<str>, Box<str>);
-
 /// One entity, ready to send, with the key it is sorted and paged by.
 #[derive(Debug, Clone)]
 pub struct Entry {
@@ -48,8 +45,12 @@ pub fn content_hash(json: &str) -> u64 {
     h.finish()
 }
 
-/// Lists of entries by (tenant, id), each sorted by entry key.
-pub type Index = HashMap<Key, Vec<Entry>>;
+/// tenant → id → something: every lookup goes through the tenant first, and borrows the
+/// request's strings (no allocation per lookup).
+pub type ByTenant<T> = HashMap<Box<str>, HashMap<Box<str>, T>>;
+
+/// Lists of entries by tenant and id, each sorted by entry key.
+pub type Index = ByTenant<Vec<Entry>>;
 
 /// A supporter's context, ready to send.
 #[derive(Debug, Clone)]
@@ -79,12 +80,14 @@ pub struct Snapshot {
     /// (tenant, party) → mentorship pairs; key `mentee|mentor SEP opportunity SEP other party`.
     pub mentorship: Index,
     /// (tenant, supporter) → personalisation context.
-    pub contexts: HashMap<Key, Context>,
+    pub contexts: ByTenant<Context>,
     pub metrics: metrics::Store,
     /// Rows loaded per table.
     pub rows: BTreeMap<String, usize>,
     /// Estimated heap bytes of the entries and indexes.
     pub bytes: usize,
+    /// `table@version` pairs: the snapshot's name in every response.
+    name: String,
 }
 
 /// The gold tables of entities; the metric tables come from [`metrics::CATALOGUE`].
@@ -98,12 +101,8 @@ pub const ENTITY_TABLES: [&str; 5] = [
 
 impl Snapshot {
     /// `table@version` pairs, the snapshot's name in every response.
-    pub fn version(&self) -> String {
-        self.versions
-            .iter()
-            .map(|(t, v)| format!("{t}@{v}"))
-            .collect::<Vec<_>>()
-            .join(",")
+    pub fn version(&self) -> &str {
+        &self.name
     }
 
     /// Seconds since the snapshot was loaded.
@@ -115,13 +114,13 @@ impl Snapshot {
 
     /// The list under (tenant, id), if any.
     pub fn list<'a>(index: &'a Index, tenant: &str, id: &str) -> Option<&'a [Entry]> {
-        index.get(&key(tenant, id)).map(Vec::as_slice)
+        index.get(tenant)?.get(id).map(Vec::as_slice)
     }
-}
 
-/// The index key of `id` within `tenant`.
-pub fn key(tenant: &str, id: &str) -> Key {
-    (tenant.into(), id.into())
+    /// The context of supporter `id` in `tenant`, if any.
+    pub fn context(&self, tenant: &str, id: &str) -> Option<&Context> {
+        self.contexts.get(tenant)?.get(id)
+    }
 }
 
 /// Every gold table the snapshot reads.
@@ -228,9 +227,9 @@ struct Builder {
 
 impl Builder {
     fn push(&mut self, index: &mut Index, tenant: &str, id: &str, sort: String, json: &Arc<str>) {
-        let k = key(tenant, id);
-        let list = index.entry(k).or_insert_with_key(|(t, i)| {
-            self.bytes += std::mem::size_of::<(Key, Vec<Entry>)>() + t.len() + i.len();
+        let by_id = index.entry(tenant.into()).or_default();
+        let list = by_id.entry(id.into()).or_insert_with_key(|i| {
+            self.bytes += std::mem::size_of::<(Box<str>, Vec<Entry>)>() + i.len();
             Vec::new()
         });
         self.bytes += std::mem::size_of::<Entry>() + sort.len();
@@ -248,7 +247,7 @@ impl Builder {
 }
 
 fn sort(index: &mut Index) {
-    for list in index.values_mut() {
+    for list in index.values_mut().flat_map(HashMap::values_mut) {
         list.sort_unstable_by(|a, b| a.key.cmp(&b.key));
         list.shrink_to_fit();
     }
@@ -342,9 +341,9 @@ pub async fn load(lake: &Lake) -> Result<Snapshot, BoxError> {
                 + k.prompt_context.as_ref().map_or(0, String::len)
                 + k.tenant_id.len()
                 + k.supporter_id.len()
-                + std::mem::size_of::<(Key, Context)>();
-            contexts.insert(
-                key(&k.tenant_id, &k.supporter_id),
+                + std::mem::size_of::<(Box<str>, Context)>();
+            contexts.entry(k.tenant_id.into()).or_default().insert(
+                k.supporter_id.into(),
                 Context {
                     content: content_hash(&line),
                     json: line.into_boxed_str(),
@@ -375,5 +374,11 @@ pub async fn load(lake: &Lake) -> Result<Snapshot, BoxError> {
     }
     snapshot.rows = rows;
     snapshot.bytes = b.bytes;
+    snapshot.name = snapshot
+        .versions
+        .iter()
+        .map(|(t, v)| format!("{t}@{v}"))
+        .collect::<Vec<_>>()
+        .join(",");
     Ok(snapshot)
 }

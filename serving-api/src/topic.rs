@@ -85,15 +85,13 @@ impl Topic {
                 list(Snapshot::list(&snapshot.opportunity_matches, tenant, id))
             }
             Self::PartyMatches(id) => list(Snapshot::list(&snapshot.party_matches, tenant, id)),
-            Self::UserContext(id) => {
-                match snapshot.contexts.get(&crate::snapshot::key(tenant, id)) {
-                    None => "null".to_owned(),
-                    Some(c) => {
-                        c.content.hash(&mut h);
-                        c.json.to_string()
-                    }
+            Self::UserContext(id) => match snapshot.context(tenant, id) {
+                None => "null".to_owned(),
+                Some(c) => {
+                    c.content.hash(&mut h);
+                    c.json.to_string()
                 }
-            }
+            },
             // A compact change notice: the client fetches the series it shows.
             Self::Metric(name) => match snapshot.metrics.get(&(tenant.into(), *name)) {
                 None => "null".to_owned(),

@@ -102,7 +102,7 @@ enum End {
 
 struct Connection {
     state: Arc<AppState>,
-    claims: Claims,
+    claims: Arc<Claims>,
     lease: Lease,
     /// Topic → hash of the data last sent.
     topics: HashMap<Topic, u64>,
@@ -112,7 +112,7 @@ fn frame(kind: &str, topic: &Topic, snapshot: &Snapshot, data: &str) -> String {
     format!(
         "{{\"type\":\"{kind}\",\"topic\":{},\"snapshot_version\":{},\"data\":{data}}}",
         serde_json::Value::String(topic.name()),
-        serde_json::Value::String(snapshot.version()),
+        serde_json::Value::String(snapshot.version().to_owned()),
     )
 }
 
@@ -121,7 +121,7 @@ fn error_frame(e: &ApiError) -> String {
 }
 
 impl Connection {
-    fn new(state: Arc<AppState>, claims: Claims, lease: Lease) -> Self {
+    fn new(state: Arc<AppState>, claims: Arc<Claims>, lease: Lease) -> Self {
         Self {
             state,
             claims,
