@@ -83,6 +83,16 @@ impl Modify for Bearer {
 )]
 struct Doc;
 
+/// The document as JSON.
+pub fn document() -> &'static str {
+    static DOC: OnceLock<String> = OnceLock::new();
+    DOC.get_or_init(|| {
+        Doc::openapi()
+            .to_pretty_json()
+            .expect("the document serialises")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -110,14 +120,4 @@ mod tests {
             "bearer"
         );
     }
-}
-
-/// The document as JSON.
-pub fn document() -> &'static str {
-    static DOC: OnceLock<String> = OnceLock::new();
-    DOC.get_or_init(|| {
-        Doc::openapi()
-            .to_pretty_json()
-            .expect("the document serialises")
-    })
 }
