@@ -7,4 +7,5 @@ mod http;
 mod jobs;
 mod matching;
 mod python_reader;
+mod s3;
 mod serving;
