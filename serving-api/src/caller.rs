@@ -118,10 +118,22 @@ impl Caller {
 
     /// The answer for `result`, tagged with the tenant for the access log.
     pub fn reply(&self, result: Result<Data, ApiError>) -> Response {
-        let mut response = match result {
-            Ok(data) => envelope::ok(&self.meta, &data.json, data.next_cursor.as_deref()),
-            Err(e) => envelope::fail(&self.meta, e),
-        };
+        match result {
+            Ok(data) => self.tagged(envelope::ok(
+                &self.meta,
+                &data.json,
+                data.next_cursor.as_deref(),
+            )),
+            Err(e) => self.reply_with(e, "null"),
+        }
+    }
+
+    /// An error answer carrying `data` (such as per-record results).
+    pub fn reply_with(&self, e: ApiError, data: &str) -> Response {
+        self.tagged(envelope::fail_with(&self.meta, e, data))
+    }
+
+    fn tagged(&self, mut response: Response) -> Response {
         response
             .extensions_mut()
             .insert(Tenant(self.claims.tenant_id.clone()));

@@ -22,7 +22,7 @@ use crate::envelope;
 use crate::error::ApiError;
 use crate::metrics::{self, SeriesQuery};
 use crate::page::{Page, PageQuery};
-use crate::snapshot::{Entry, SEP, Snapshot};
+use crate::snapshot::{Entry, SEP, Snapshot, array};
 use crate::{observe, openapi, ws};
 
 /// Every route, with request ids, access logs, body limits and timeouts.
@@ -131,22 +131,6 @@ async fn ready(State(state): State<Arc<AppState>>, public: Public) -> Response {
             ApiError::unavailable("the lake could not be read at the last poll"),
         )
     }
-}
-
-/// The JSON array of `entries`.
-fn array<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> String {
-    let entries: Vec<&Entry> = entries.into_iter().collect();
-    let mut out =
-        String::with_capacity(2 + entries.iter().map(|e| e.json.len() + 1).sum::<usize>());
-    out.push('[');
-    for (i, e) in entries.into_iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(&e.json);
-    }
-    out.push(']');
-    out
 }
 
 /// A page of `entries` as data.
@@ -432,12 +416,7 @@ async fn post_events(
         None => caller.reply(Ok(Data::whole(summary.unwrap_or_else(|| "null".into())))),
         Some((code, message)) => {
             let e = ApiError::coded(submitted.status, code, message);
-            let mut response =
-                envelope::fail_with(&caller.meta, e, summary.as_deref().unwrap_or("null"));
-            response
-                .extensions_mut()
-                .insert(observe::Tenant(caller.claims.tenant_id.clone()));
-            response
+            caller.reply_with(e, summary.as_deref().unwrap_or("null"))
         }
     }
 }

@@ -123,6 +123,22 @@ impl Snapshot {
     }
 }
 
+/// The JSON array of `entries`.
+pub fn array<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> String {
+    let entries: Vec<&Entry> = entries.into_iter().collect();
+    let mut out =
+        String::with_capacity(2 + entries.iter().map(|e| e.json.len() + 1).sum::<usize>());
+    out.push('[');
+    for (i, e) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&e.json);
+    }
+    out.push(']');
+    out
+}
+
 /// Every gold table the snapshot reads.
 pub fn tables() -> impl Iterator<Item = String> {
     ENTITY_TABLES

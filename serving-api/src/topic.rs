@@ -68,16 +68,10 @@ impl Topic {
         let mut list = |entries: Option<&[Entry]>| match entries {
             None => "null".to_owned(),
             Some(entries) => {
-                let mut out = String::from("[");
-                for (i, e) in entries.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    out.push_str(&e.json);
+                for e in entries {
                     (&e.key, e.content).hash(&mut h);
                 }
-                out.push(']');
-                out
+                crate::snapshot::array(entries)
             }
         };
         let json = match self {

@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::{SECRET, bearer, call, claims, fixture, get, start};
@@ -510,7 +508,7 @@ async fn bodies_over_the_limit_are_413_in_the_envelope() {
         max_body_bytes: 1024,
         ..unlimited()
     };
-    let (base, state) = start(&lake, Auth::hs256(SECRET), config, true).await;
+    let (base, _state) = start(&lake, Auth::hs256(SECRET), config, true).await;
     let a = call(
         "POST",
         &base,
@@ -523,5 +521,4 @@ async fn bodies_over_the_limit_are_413_in_the_envelope() {
         (a.status, a.body["errors"][0]["code"].as_str()),
         (413, Some("PAYLOAD_TOO_LARGE"))
     );
-    assert!(Arc::strong_count(&state) >= 1);
 }
