@@ -100,8 +100,12 @@ pub struct GenerateArgs {
     #[command(flatten)]
     pub workload: WorkloadArgs,
     /// Output file, or `-` for standard output.
-    #[arg(long, default_value = "-")]
+    #[arg(long, default_value = "-", conflicts_with = "to")]
     pub out: PathBuf,
+    /// Put the events to a Kinesis stream instead (`kinesis://STREAM`), with PutRecords and
+    /// the subject id as partition key.
+    #[arg(long, value_name = "kinesis://STREAM")]
+    pub to: Option<String>,
     /// Also write the planted matching ground truth here (JSON), for `matching evaluate`.
     #[arg(long)]
     pub truth: Option<PathBuf>,
@@ -188,6 +192,57 @@ pub enum IngestCommand {
     File(FileArgs),
     /// HTTP collector: POST /v1/events (NDJSON or a JSON array).
     Http(HttpArgs),
+    /// Amazon Kinesis Data Streams consumer (polling, or enhanced fan-out with --efo); shards
+    /// shared with other processes through DynamoDB leases with --lease-table.
+    Kinesis(KinesisArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum StartArg {
+    TrimHorizon,
+    Latest,
+    AtTimestamp,
+}
+
+#[derive(Debug, Args)]
+pub struct KinesisArgs {
+    /// The stream name.
+    #[arg(long)]
+    pub stream: String,
+    /// Checkpoint name (default: `kinesis:<stream>`).
+    #[arg(long)]
+    pub source_id: Option<String>,
+    /// Where shards without a checkpoint start (children of read shards always start at
+    /// their beginning).
+    #[arg(long, value_enum, default_value = "trim-horizon")]
+    pub start: StartArg,
+    /// The instant for `--start at-timestamp` (RFC 3339).
+    #[arg(long, required_if_eq("start", "at-timestamp"))]
+    pub timestamp: Option<chrono::DateTime<chrono::Utc>>,
+    /// Read through enhanced fan-out as this registered consumer (registered if missing).
+    #[arg(long, value_name = "CONSUMER_NAME")]
+    pub efo: Option<String>,
+    /// DynamoDB table of shard leases, to share the stream with other consumer processes
+    /// (created if missing). Without it this process reads every shard.
+    #[arg(long, env = "EVENTLAKE_LEASE_TABLE")]
+    pub lease_table: Option<String>,
+    /// A lease not renewed for this long is taken over by another worker.
+    #[arg(long, default_value_t = 10_000)]
+    pub lease_ms: u64,
+    /// This worker's name in the lease table (default: host, process id and start time).
+    #[arg(long)]
+    pub worker: Option<String>,
+    /// How often to list shards, to find children after a reshard.
+    #[arg(long, default_value_t = 5_000)]
+    pub list_ms: u64,
+    /// Stop once no record arrived for this long and everything is committed.
+    #[arg(long)]
+    pub idle_exit_ms: Option<u64>,
+    /// Serve Prometheus metrics (lag, throughput) on this address at /metrics.
+    #[arg(long)]
+    pub metrics_listen: Option<SocketAddr>,
+    #[command(flatten)]
+    pub flush: FlushArgs,
 }
 
 #[derive(Debug, Args, Clone, Default)]

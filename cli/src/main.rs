@@ -55,9 +55,12 @@ async fn run(cli: Cli) -> Result<()> {
         .unwrap_or_else(|| DEFAULT_LAKE.to_owned());
     let ctx = Context { lake_uri, config };
     match cli.command {
-        Command::Generate(args) => commands::generate::run(&args),
+        Command::Generate(args) => commands::generate::run(&args).await,
         Command::Ingest(IngestCommand::File(args)) => commands::ingest::file(&ctx, &args).await,
         Command::Ingest(IngestCommand::Http(args)) => commands::ingest::http(&ctx, &args).await,
+        Command::Ingest(IngestCommand::Kinesis(args)) => {
+            commands::ingest::kinesis(&ctx, &args).await
+        }
         Command::Sql(args) => commands::sql::run(&ctx, &args).await,
         Command::Jobs(command) => commands::jobs::run(&ctx, command).await,
         Command::Demo(args) => commands::demo::run(&ctx, &args).await,

@@ -29,6 +29,22 @@ pub enum Error {
         committed: i64,
     },
 
+    #[error(
+        "position {position:?} of {key} cannot be stored as a checkpoint: it must be a decimal \
+         number of at most 72 digits"
+    )]
+    BadPosition { key: String, position: String },
+
+    #[error("Kinesis stream {stream}: {message}")]
+    Kinesis { stream: String, message: String },
+
+    #[error("lease table {table}: {call} failed: {message}")]
+    Leases {
+        call: &'static str,
+        table: String,
+        message: String,
+    },
+
     #[error("reading {path}: {source}")]
     Read {
         path: PathBuf,

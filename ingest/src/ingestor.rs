@@ -35,6 +35,7 @@ use tracing::{debug, info};
 
 use crate::buffer::{EventRows, Origin, RejectedRows};
 use crate::error::{Error, Result};
+use crate::position;
 use crate::record::{Decoded, Record};
 use crate::seen::{Fingerprint, Seen, fingerprint};
 
@@ -72,11 +73,35 @@ impl From<FlushError> for Error {
     }
 }
 
-/// Committed checkpoint of one key in each table (`-1`: nothing committed yet).
-#[derive(Debug, Clone, Copy)]
+/// A key's checkpoint in one table: the `seq` of the last committed record (`-1`: none;
+/// [`ENDED`]: the source said the key has ended) and, for sources that resume by position,
+/// that record's position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mark {
+    pub seq: i64,
+    pub position: Option<Arc<str>>,
+}
+
+/// The `seq` of a key its source declared finished (a closed Kinesis shard read to its end).
+pub const ENDED: i64 = i64::MAX;
+
+impl Mark {
+    const NONE: Mark = Mark {
+        seq: -1,
+        position: None,
+    };
+
+    /// Whether the key was declared finished.
+    pub fn ended(&self) -> bool {
+        self.seq == ENDED
+    }
+}
+
+/// Committed checkpoint of one key in each table.
+#[derive(Debug, Clone)]
 struct Committed {
-    events: i64,
-    rejected: i64,
+    events: Mark,
+    rejected: Mark,
 }
 
 /// A bronze table and its Parquet writer.
@@ -122,12 +147,51 @@ impl Table {
     /// The committed checkpoint of `app_id` (`-1` if none). Borrows only the Delta table:
     /// the writer is not `Sync`, so a borrow of the whole `Table` may not cross an await.
     async fn checkpoint(delta: &DeltaTable, name: &TableName, app_id: &str) -> Result<i64> {
+        Ok(Self::txn(delta, name, app_id).await?.unwrap_or(-1))
+    }
+
+    async fn txn(delta: &DeltaTable, name: &TableName, app_id: &str) -> Result<Option<i64>> {
         let state = delta.snapshot().map_err(|e| Error::commit(name, e))?;
-        let version = state
+        state
             .transaction_version(delta.log_store().as_ref(), app_id)
             .await
-            .map_err(|e| Error::commit(name, e))?;
-        Ok(version.unwrap_or(-1))
+            .map_err(|e| Error::commit(name, e))
+    }
+
+    /// The committed mark of `app_id`, with its position when `positions` is set.
+    async fn mark(
+        delta: &DeltaTable,
+        name: &TableName,
+        app_id: &str,
+        positions: bool,
+    ) -> Result<Mark> {
+        let seq = Self::checkpoint(delta, name, app_id).await?;
+        if !positions || seq < 0 {
+            return Ok(Mark {
+                seq,
+                position: None,
+            });
+        }
+        let mut parts = [0; position::PARTS];
+        for (i, part) in parts.iter_mut().enumerate() {
+            match Self::txn(delta, name, &position::app_id(app_id, i)).await? {
+                Some(v) => *part = v,
+                None => {
+                    return Ok(Mark {
+                        seq,
+                        position: None,
+                    });
+                }
+            }
+        }
+        let position = position::decode(parts).ok_or_else(|| Error::BadPosition {
+            key: app_id.to_owned(),
+            position: format!("{parts:?}"),
+        })?;
+        Ok(Mark {
+            seq,
+            position: Some(position.into()),
+        })
     }
 
     fn writer(
@@ -228,6 +292,8 @@ pub struct Ingestor {
     committed: HashMap<Arc<str>, Committed>,
     seen: Seen,
     pending: Pending,
+    /// Whether positions are committed beside the `seq` of each key (see [`position`]).
+    positions: bool,
     /// Test hook: fail the events commit after the rejects committed (a crash between them).
     #[cfg(test)]
     fail_events_commit: bool,
@@ -247,9 +313,23 @@ impl Ingestor {
             rejected,
             committed: HashMap::new(),
             pending: Pending::default(),
+            positions: false,
             #[cfg(test)]
             fail_events_commit: false,
         })
+    }
+
+    /// Commits each key's position (a decimal number, such as a Kinesis sequence number) with
+    /// its `seq`, for sources that resume from a position rather than from the `seq`.
+    pub fn with_positions(mut self) -> Self {
+        self.positions = true;
+        self.committed.clear();
+        self
+    }
+
+    /// Records larger than this are rejected as too large.
+    pub fn max_record_bytes(&self) -> usize {
+        self.config.max_record_bytes
     }
 
     /// The contracts records are validated against.
@@ -263,22 +343,75 @@ impl Ingestor {
 
     async fn committed(&mut self, key: &Arc<str>) -> Result<Committed> {
         if let Some(c) = self.committed.get(key) {
-            return Ok(*c);
+            return Ok(c.clone());
         }
         let app_id = self.app_id(key);
+        let p = self.positions;
         let c = Committed {
-            events: Table::checkpoint(&self.events.delta, &self.events.name, &app_id).await?,
-            rejected: Table::checkpoint(&self.rejected.delta, &self.rejected.name, &app_id).await?,
+            events: Table::mark(&self.events.delta, &self.events.name, &app_id, p).await?,
+            rejected: Table::mark(&self.rejected.delta, &self.rejected.name, &app_id, p).await?,
         };
-        self.committed.insert(key.clone(), c);
+        self.committed.insert(key.clone(), c.clone());
         Ok(c)
     }
 
     /// The `seq` a source must resume `key` from: every record at or below it is committed
     /// in both tables. `-1` when nothing was committed yet.
     pub async fn resume(&mut self, key: &str) -> Result<i64> {
+        Ok(self.resume_mark(key).await?.seq)
+    }
+
+    /// The mark a source must resume `key` after: the lower of the two tables' marks.
+    pub async fn resume_mark(&mut self, key: &str) -> Result<Mark> {
         let c = self.committed(&Arc::from(key)).await?;
-        Ok(c.events.min(c.rejected))
+        Ok(if c.events.seq <= c.rejected.seq {
+            c.events
+        } else {
+            c.rejected
+        })
+    }
+
+    /// Reads the tables' latest state and forgets the cached checkpoints of `keys`, which
+    /// another process may have moved.
+    pub async fn refresh(&mut self, keys: &[Arc<str>]) -> Result<()> {
+        for table in [&mut self.events, &mut self.rejected] {
+            table
+                .delta
+                .update_state()
+                .await
+                .map_err(|e| Error::commit(&table.name, e))?;
+        }
+        for key in keys {
+            self.committed.remove(key);
+        }
+        Ok(())
+    }
+
+    /// Drops everything buffered without committing it (its source lost the right to commit,
+    /// and will read it again from the committed checkpoint), and forgets cached checkpoints.
+    pub fn discard(&mut self) {
+        let pending = std::mem::take(&mut self.pending);
+        self.forget(&pending);
+        self.committed.clear();
+    }
+
+    /// Declares `key` finished: the next flush commits its checkpoint as [`ENDED`] (keeping
+    /// the last position), after every record offered before.
+    pub async fn finish(&mut self, key: &str) -> Result<()> {
+        let key: Arc<str> = Arc::from(key);
+        let committed = self.committed(&key).await?;
+        let position = match self.pending.seq.get(&key) {
+            Some((_, p)) => p.clone(),
+            None => committed
+                .events
+                .position
+                .as_deref()
+                .unwrap_or_default()
+                .to_owned(),
+        };
+        self.pending.seq.insert(key, (ENDED, position));
+        self.pending.since.get_or_insert_with(Instant::now);
+        Ok(())
     }
 
     /// Classifies and buffers decoded records, in order. Does not flush.
@@ -295,7 +428,7 @@ impl Ingestor {
                 Some(_) => Some(self.committed(&decoded.record.key).await?),
                 None => None,
             };
-            let outcome = self.classify(decoded, committed, ingested_at);
+            let outcome = self.classify(decoded, committed.as_ref(), ingested_at);
             outcomes.push(outcome);
         }
         Ok(outcomes)
@@ -304,13 +437,13 @@ impl Ingestor {
     fn classify(
         &mut self,
         decoded: Decoded,
-        committed: Option<Committed>,
+        committed: Option<&Committed>,
         ingested_at: i64,
     ) -> Outcome {
         let Decoded { record, outcome } = decoded;
         let seq = record.seq.unwrap_or(i64::MAX);
-        let in_events = committed.is_some_and(|c| seq <= c.events);
-        let in_rejected = committed.is_some_and(|c| seq <= c.rejected);
+        let in_events = committed.is_some_and(|c| seq <= c.events.seq);
+        let in_rejected = committed.is_some_and(|c| seq <= c.rejected.seq);
         self.track(&record);
         let origin = Origin {
             source_id: &self.source_id,
@@ -430,25 +563,49 @@ impl Ingestor {
         };
         // A checkpoint never moves back: after a crash between the two commits, the replay's
         // first flush may end below the rejected checkpoint, which must then stay where it is.
+        let advance = |mark: &Mark, seq: i64, position: &str| {
+            if mark.seq >= seq {
+                mark.clone()
+            } else {
+                Mark {
+                    seq,
+                    position: (!position.is_empty()).then(|| Arc::from(position)),
+                }
+            }
+        };
         let advanced: Vec<(Arc<str>, Committed)> = keys
             .iter()
-            .map(|(k, s, _)| {
-                let c = self.committed.get(k).copied().unwrap_or(Committed {
-                    events: -1,
-                    rejected: -1,
+            .map(|(k, s, p)| {
+                let c = self.committed.get(k).cloned().unwrap_or(Committed {
+                    events: Mark::NONE,
+                    rejected: Mark::NONE,
                 });
                 let next = Committed {
-                    events: c.events.max(*s),
-                    rejected: c.rejected.max(*s),
+                    events: advance(&c.events, *s, p),
+                    rejected: advance(&c.rejected, *s, p),
                 };
                 (k.clone(), next)
             })
             .collect();
-        let txns = |this: &Self, table: fn(&Committed) -> i64| {
-            advanced
-                .iter()
-                .map(|(k, c)| Transaction::new(this.app_id(k), table(c)))
-                .collect::<Vec<_>>()
+        let txns = |this: &Self, table: fn(&Committed) -> &Mark| -> Result<Vec<Transaction>> {
+            let mut txns = Vec::new();
+            for (k, c) in &advanced {
+                let mark = table(c);
+                let app_id = this.app_id(k);
+                if this.positions
+                    && let Some(position) = &mark.position
+                {
+                    let parts = position::encode(position).ok_or_else(|| Error::BadPosition {
+                        key: app_id.clone(),
+                        position: position.to_string(),
+                    })?;
+                    for (i, part) in parts.into_iter().enumerate() {
+                        txns.push(Transaction::new(position::app_id(&app_id, i), part));
+                    }
+                }
+                txns.push(Transaction::new(app_id, mark.seq));
+            }
+            Ok(txns)
         };
         let metadata: serde_json::Map<String, serde_json::Value> = [
             (
@@ -468,7 +625,13 @@ impl Ingestor {
         let needs = |rows: usize| rows > 0 || !keys.is_empty();
         if needs(flushed.rejected) {
             let batch = (!pending.rejected.is_empty()).then(|| pending.rejected.finish());
-            let txns = txns(self, |c| c.rejected);
+            let txns = match txns(self, |c| &c.rejected) {
+                Ok(t) => t,
+                Err(error) => {
+                    self.forget(&pending);
+                    return Err(fail(error));
+                }
+            };
             match self.rejected.commit(batch, txns, metadata.clone()).await {
                 Ok(v) => flushed.rejected_version = Some(v),
                 Err(error) => {
@@ -479,7 +642,7 @@ impl Ingestor {
         }
         if needs(flushed.events) {
             let batch = (!pending.events.is_empty()).then(|| pending.events.finish());
-            let txns = txns(self, |c| c.events);
+            let txns = txns(self, |c| &c.events).expect("the same marks encoded for the rejects");
             #[cfg(test)]
             if self.fail_events_commit {
                 self.forget(&pending);
@@ -519,18 +682,18 @@ impl Ingestor {
                 .map_err(|e| Error::commit(&table.name, e))?;
         }
         for (key, _, _) in keys {
-            let expected = self.committed.get(key).copied();
+            let expected = self.committed.get(key).cloned();
             let app_id = self.app_id(key);
             for (delta, name, mine) in [
                 (
                     &self.events.delta,
                     &self.events.name,
-                    expected.map(|c| c.events),
+                    expected.as_ref().map(|c| c.events.seq),
                 ),
                 (
                     &self.rejected.delta,
                     &self.rejected.name,
-                    expected.map(|c| c.rejected),
+                    expected.as_ref().map(|c| c.rejected.seq),
                 ),
             ] {
                 let committed = Table::checkpoint(delta, name, &app_id).await?;

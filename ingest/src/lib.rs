@@ -7,12 +7,13 @@
 mod buffer;
 pub mod error;
 pub mod ingestor;
+pub mod position;
 pub mod record;
 pub mod report;
 pub mod seen;
 pub mod source;
 
 pub use error::{Error, Result};
-pub use ingestor::{FlushError, Flushed, Ingestor, Outcome};
-pub use record::{Decoded, Event, Record, decode};
+pub use ingestor::{ENDED, FlushError, Flushed, Ingestor, Mark, Outcome};
+pub use record::{Decoded, Event, Record, decode, decode_all};
 pub use report::Report;

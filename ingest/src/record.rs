@@ -54,3 +54,30 @@ pub fn decode(record: Record, contracts: &Contracts, max_bytes: usize) -> Decode
         .map(|e| e.map_payload(|p| record.bytes.slice_ref(p.as_bytes())));
     Decoded { record, outcome }
 }
+
+/// Decodes records on two threads: decoding is the most expensive step of ingest and
+/// independent per record; order is kept.
+pub fn decode_all(records: Vec<Record>, contracts: &Contracts, max_bytes: usize) -> Vec<Decoded> {
+    if records.len() < 2048 {
+        return records
+            .into_iter()
+            .map(|r| decode(r, contracts, max_bytes))
+            .collect();
+    }
+    let mut first = records;
+    let second = first.split_off(first.len() / 2);
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| {
+            second
+                .into_iter()
+                .map(|r| decode(r, contracts, max_bytes))
+                .collect::<Vec<_>>()
+        });
+        let mut decoded: Vec<Decoded> = first
+            .into_iter()
+            .map(|r| decode(r, contracts, max_bytes))
+            .collect();
+        decoded.extend(other.join().expect("decoding does not panic"));
+        decoded
+    })
+}

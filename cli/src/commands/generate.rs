@@ -4,6 +4,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
+use eventlake_ingest::source::kinesis;
 use eventlake_workload::{Mix, Planted, Workload, WorkloadConfig};
 
 use crate::args::{GenerateArgs, MixArg, WorkloadArgs};
@@ -32,9 +33,11 @@ impl WorkloadArgs {
     }
 }
 
-pub fn run(args: &GenerateArgs) -> Result<()> {
+pub async fn run(args: &GenerateArgs) -> Result<()> {
     let config = args.workload.config()?;
-    let truth = if args.out.as_os_str() == "-" {
+    let truth = if let Some(to) = &args.to {
+        to_kinesis(config, to).await?
+    } else if args.out.as_os_str() == "-" {
         let stdout = std::io::stdout();
         write(config, &mut stdout.lock(), None)?
     } else {
@@ -49,6 +52,31 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Puts the workload to the stream named by `kinesis://STREAM`.
+async fn to_kinesis(config: WorkloadConfig, to: &str) -> Result<Vec<Planted>> {
+    let stream = to
+        .strip_prefix("kinesis://")
+        .filter(|s| !s.is_empty() && !s.contains('/'))
+        .with_context(|| format!("--to must be kinesis://STREAM, got {to:?}"))?;
+    let bar = crate::progress::count(config.events, "put");
+    let mut workload = Workload::new(config);
+    let lines: Vec<bytes::Bytes> = (&mut workload)
+        .map(|l| bytes::Bytes::from(l.bytes))
+        .collect();
+    let aws = kinesis::Aws::from_env(stream).await;
+    let started = std::time::Instant::now();
+    let put = kinesis::producer::put(&aws, lines, |n| bar.set_position(n)).await?;
+    bar.finish();
+    eprintln!(
+        "put {} records to kinesis://{stream} in {} PutRecords calls ({} retried) in {:.1} s",
+        put.records,
+        put.calls,
+        put.retried,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(workload.truth().to_vec())
 }
 
 /// Writes planted matching ground truth as JSON (see `eventlake matching evaluate`).

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
 use crate::ingestor::Ingestor;
-use crate::record::{Decoded, Record, decode};
+use crate::record::{Decoded, Record, decode_all};
 use crate::report::Report;
 
 /// Checkpoint key of file sources.
@@ -268,33 +268,6 @@ fn split_and_decode(
             return;
         }
     }
-}
-
-/// Decodes records on two threads: decoding is the most expensive step of ingest and
-/// independent per record; order is kept.
-fn decode_all(records: Vec<Record>, contracts: &Contracts, max_bytes: usize) -> Vec<Decoded> {
-    if records.len() < 2048 {
-        return records
-            .into_iter()
-            .map(|r| decode(r, contracts, max_bytes))
-            .collect();
-    }
-    let mut first = records;
-    let second = first.split_off(first.len() / 2);
-    std::thread::scope(|scope| {
-        let other = scope.spawn(|| {
-            second
-                .into_iter()
-                .map(|r| decode(r, contracts, max_bytes))
-                .collect::<Vec<_>>()
-        });
-        let mut decoded: Vec<Decoded> = first
-            .into_iter()
-            .map(|r| decode(r, contracts, max_bytes))
-            .collect();
-        decoded.extend(other.join().expect("decoding does not panic"));
-        decoded
-    })
 }
 
 /// Whether `path` names standard input.

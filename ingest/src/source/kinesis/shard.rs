@@ -1,0 +1,214 @@
+//! One polling reader per owned shard: GetRecords in a loop within the service limits, sending
+//! what it reads to the consumer.
+//!
+//! Limits: at most [`CALLS_PER_SECOND`] GetRecords per shard; throttling backs off
+//! exponentially with full jitter; an expired iterator is replaced by one just after the last
+//! record read (or at the original start when nothing was read); other failures are retried
+//! with the same backoff and reported after [`MAX_FAILURES`] in a row.
+//!
+//! Invariant: the records a reader sends are the shard's records after its start, in order,
+//! each once; a reader stops at the shard's end (sending [`Message::Ended`]) or when aborted.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::client::{Kinesis, KinesisRecord, ReadError, Start};
+
+/// GetRecords calls per second per shard allowed by the service.
+pub const CALLS_PER_SECOND: u32 = 5;
+/// Consecutive failures (other than throttling) after which a reader gives up.
+pub const MAX_FAILURES: u32 = 10;
+/// Records per GetRecords call (the service maximum).
+const LIMIT: i32 = 10_000;
+/// Wait after an empty page before asking again.
+const IDLE: Duration = Duration::from_millis(250);
+
+/// What readers tell the consumer. `epoch` identifies the reader, so that messages of a reader
+/// the consumer has since replaced are ignored.
+#[derive(Debug)]
+pub enum Message {
+    Records {
+        shard: Arc<str>,
+        epoch: u64,
+        records: Vec<KinesisRecord>,
+        behind_ms: Option<i64>,
+    },
+    /// The shard is closed and every record of it was sent.
+    Ended {
+        shard: Arc<str>,
+        epoch: u64,
+        children: Vec<String>,
+    },
+    Failed {
+        shard: Arc<str>,
+        epoch: u64,
+        error: String,
+    },
+}
+
+/// Exponential backoff with full jitter, from `base` doubling up to `cap`.
+pub struct Backoff {
+    base: Duration,
+    cap: Duration,
+    attempt: u32,
+}
+
+impl Backoff {
+    pub fn new(base: Duration, cap: Duration) -> Self {
+        Self {
+            base,
+            cap,
+            attempt: 0,
+        }
+    }
+
+    /// The next wait: uniform in `[0, min(cap, base·2^attempt)]`.
+    pub fn next(&mut self) -> Duration {
+        let ceiling = self
+            .base
+            .saturating_mul(1 << self.attempt.min(16))
+            .min(self.cap);
+        self.attempt += 1;
+        ceiling.mul_f64(jitter())
+    }
+
+    pub fn reset(&mut self) {
+        self.attempt = 0;
+    }
+
+    pub fn failures(&self) -> u32 {
+        self.attempt
+    }
+}
+
+/// A number in [0, 1) from the clock and a counter (no RNG dependency; jitter needs no quality).
+fn jitter() -> f64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() as u64);
+    let mut x = COUNTER.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed) ^ nanos;
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    (x >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Reads `shard` from `start` until its end, sending pages to `tx`.
+pub async fn poll<K: Kinesis>(
+    kinesis: Arc<K>,
+    shard: Arc<str>,
+    epoch: u64,
+    start: Start,
+    tx: mpsc::Sender<Message>,
+) {
+    let interval = Duration::from_secs(1) / CALLS_PER_SECOND;
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
+    let mut last: Option<String> = None;
+    let mut iterator: Option<String> = None;
+    let mut next_call = Instant::now();
+    loop {
+        let it = match iterator.take() {
+            Some(it) => it,
+            None => {
+                let from = last.clone().map_or_else(|| start.clone(), Start::After);
+                match kinesis.iterator(&shard, &from).await {
+                    Ok(it) => it,
+                    Err(e) => {
+                        if !wait_out(&mut backoff, &shard, "GetShardIterator", &e).await {
+                            let _ = tx.send(failed(&shard, epoch, e)).await;
+                            return;
+                        }
+                        continue;
+                    }
+                }
+            }
+        };
+        tokio::time::sleep_until(next_call).await;
+        next_call = Instant::now() + interval;
+        match kinesis.read(&it, LIMIT).await {
+            Ok(page) => {
+                backoff.reset();
+                if let Some(r) = page.records.last() {
+                    last = Some(r.sequence.clone());
+                }
+                let empty = page.records.is_empty();
+                if !empty || page.behind_ms.is_some() {
+                    let message = Message::Records {
+                        shard: shard.clone(),
+                        epoch,
+                        records: page.records,
+                        behind_ms: page.behind_ms,
+                    };
+                    if tx.send(message).await.is_err() {
+                        return;
+                    }
+                }
+                let Some(next) = page.next else {
+                    let ended = Message::Ended {
+                        shard: shard.clone(),
+                        epoch,
+                        children: page.children,
+                    };
+                    let _ = tx.send(ended).await;
+                    return;
+                };
+                iterator = Some(next);
+                if empty {
+                    next_call = next_call.max(Instant::now() + IDLE);
+                }
+            }
+            Err(ReadError::Expired) => {
+                tracing::info!(%shard, "shard iterator expired; getting a fresh one");
+            }
+            Err(e) => {
+                if !wait_out(&mut backoff, &shard, "GetRecords", &e).await {
+                    let _ = tx.send(failed(&shard, epoch, e)).await;
+                    return;
+                }
+                iterator = Some(it);
+            }
+        }
+    }
+}
+
+/// Sleeps the backoff after a failed call; `false` when it is time to give up.
+async fn wait_out(backoff: &mut Backoff, shard: &str, call: &str, error: &ReadError) -> bool {
+    if !matches!(error, ReadError::Throttled(_)) && backoff.failures() >= MAX_FAILURES {
+        return false;
+    }
+    let wait = backoff.next();
+    tracing::warn!(shard, call, %error, wait_ms = wait.as_millis() as u64, "backing off");
+    tokio::time::sleep(wait).await;
+    true
+}
+
+fn failed(shard: &Arc<str>, epoch: u64, error: ReadError) -> Message {
+    Message::Failed {
+        shard: shard.clone(),
+        epoch,
+        error: error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_stays_under_its_ceiling_and_resets() {
+        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
+        for attempt in 0..20 {
+            let ceiling =
+                Duration::from_millis(100 * (1 << attempt.min(4))).min(Duration::from_secs(1));
+            assert!(b.next() <= ceiling);
+        }
+        assert_eq!(b.failures(), 20);
+        b.reset();
+        assert!(b.next() <= Duration::from_millis(100));
+    }
+}
