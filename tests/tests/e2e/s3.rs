@@ -3,97 +3,23 @@
 //! graph runs — every command exactly as with a local path.
 
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
-use anyhow::{Context as _, Result, bail, ensure};
-use eventlake_tests::{binary, python, run_ok};
+use anyhow::{Result, ensure};
+use eventlake_tests::run_ok;
 
-/// moto's S3, single-threaded (the threaded server loses requests), killed when dropped.
-struct Moto {
-    child: Child,
-    endpoint: String,
+use crate::aws::{self, Peer};
+
+fn eventlake(moto: &Peer, uri: &str) -> Command {
+    aws::eventlake(uri, moto, None)
 }
 
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-const SERVER: &str = "import sys\n\
-from werkzeug.serving import run_simple\n\
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app\n\
-run_simple('127.0.0.1', int(sys.argv[1]), DomainDispatcherApplication(create_backend_app), threaded=False)\n";
-
-async fn moto() -> Result<Moto> {
-    let python = python(&["moto", "werkzeug"]);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let child = Command::new(python)
-        .args(["-c", SERVER, &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("starting moto")?;
-    let moto = Moto {
-        child,
-        endpoint: format!("http://127.0.0.1:{port}"),
-    };
-    let client = reqwest::Client::new();
-    for _ in 0..300 {
-        if let Ok(r) = client
-            .get(format!("{}/moto-api/data.json", moto.endpoint))
-            .send()
-            .await
-            && r.status().is_success()
-        {
-            let made = client.put(format!("{}/lake", moto.endpoint)).send().await?;
-            ensure!(
-                made.status().is_success(),
-                "creating the bucket: {}",
-                made.status()
-            );
-            return Ok(moto);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    bail!("moto never answered")
-}
-
-/// `eventlake --lake URI …` with the AWS environment pointing at moto.
-fn eventlake(moto: &Moto, uri: &str) -> Command {
-    let mut cmd = Command::new(binary());
-    cmd.arg("--lake")
-        .arg(uri)
-        .env("RUST_LOG", "error")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL", &moto.endpoint)
-        .env("AWS_ALLOW_HTTP", "true")
-        .env("AWS_EC2_METADATA_DISABLED", "true");
-    cmd
-}
-
-fn count(moto: &Moto, uri: &str, table: &str) -> Result<u64> {
-    let out = run_ok(eventlake(moto, uri).args([
-        "sql",
-        "--format",
-        "csv",
-        &format!("SELECT count(*) FROM {table}"),
-    ]))?;
-    let text = String::from_utf8(out.stdout)?;
-    text.lines()
-        .last()
-        .and_then(|l| l.trim().parse().ok())
-        .with_context(|| format!("no count in {text:?}"))
+fn count(moto: &Peer, uri: &str, table: &str) -> Result<u64> {
+    aws::count(uri, moto, &format!("SELECT count(*) FROM {table}"))
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_s3_lake_works_like_a_local_one() -> Result<()> {
-    let moto = moto().await?;
+    let moto = aws::moto().await?;
     let dir = tempfile::tempdir()?;
     let uri = "s3://lake/prefix";
     let (first, second) = (dir.path().join("a.ndjson"), dir.path().join("b.ndjson"));
