@@ -296,7 +296,7 @@ pub struct Ingestor {
     positions: bool,
     /// Test hook: fail the events commit after the rejects committed (a crash between them).
     #[cfg(test)]
-    fail_events_commit: bool,
+    pub(crate) fail_events_commit: bool,
 }
 
 impl Ingestor {

@@ -5,3 +5,4 @@
 pub mod file;
 pub mod http;
 pub mod kinesis;
+pub mod lambda;

@@ -142,7 +142,7 @@ impl Fanout {
                             .await;
                         return;
                     }
-                    let wait = backoff.next();
+                    let wait = backoff.wait();
                     tracing::warn!(%shard, error = %e, wait_ms = wait.as_millis() as u64, "subscribe failed; backing off");
                     tokio::time::sleep(wait).await;
                     continue;
@@ -187,7 +187,7 @@ impl Fanout {
                         break;
                     }
                     Err(e) => {
-                        let wait = backoff.next();
+                        let wait = backoff.wait();
                         tracing::warn!(%shard, error = %DisplayErrorContext(&e), wait_ms = wait.as_millis() as u64, "subscription failed; subscribing again");
                         tokio::time::sleep(wait).await;
                         break;

@@ -141,7 +141,6 @@ impl Metrics {
                     m.owned as u64,
                 ),
             ];
-            let mut out = out;
             for (name, kind, help, value) in counters {
                 let _ = writeln!(
                     out,

@@ -125,7 +125,7 @@ pub async fn put(
             for r in retry.into_iter().rev() {
                 pending.push_front(r);
             }
-            tokio::time::sleep(backoff.next()).await;
+            tokio::time::sleep(backoff.wait()).await;
         }
         progress(put.records);
     }

@@ -66,7 +66,7 @@ impl Backoff {
     }
 
     /// The next wait: uniform in `[0, min(cap, base·2^attempt)]`.
-    pub fn next(&mut self) -> Duration {
+    pub fn wait(&mut self) -> Duration {
         let ceiling = self
             .base
             .saturating_mul(1 << self.attempt.min(16))
@@ -181,7 +181,7 @@ async fn wait_out(backoff: &mut Backoff, shard: &str, call: &str, error: &ReadEr
     if !matches!(error, ReadError::Throttled(_)) && backoff.failures() >= MAX_FAILURES {
         return false;
     }
-    let wait = backoff.next();
+    let wait = backoff.wait();
     tracing::warn!(shard, call, %error, wait_ms = wait.as_millis() as u64, "backing off");
     tokio::time::sleep(wait).await;
     true
@@ -205,10 +205,10 @@ mod tests {
         for attempt in 0..20 {
             let ceiling =
                 Duration::from_millis(100 * (1 << attempt.min(4))).min(Duration::from_secs(1));
-            assert!(b.next() <= ceiling);
+            assert!(b.wait() <= ceiling);
         }
         assert_eq!(b.failures(), 20);
         b.reset();
-        assert!(b.next() <= Duration::from_millis(100));
+        assert!(b.wait() <= Duration::from_millis(100));
     }
 }
