@@ -375,6 +375,17 @@ pub enum BenchCommand {
     /// The serving API under wrk beside an axum hello-world in the same process, and the
     /// snapshot's memory per million matches.
     Serve(ServeBenchArgs),
+    /// The Kinesis consumer over an in-process stream beside `ingest file` of the same events.
+    Kinesis(KinesisBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KinesisBenchArgs {
+    #[command(flatten)]
+    pub bench: BenchArgs,
+    /// In-process shards (each read at the service's pace: 5 calls/s, 10 000 records a call).
+    #[arg(long, default_value_t = 8)]
+    pub shards: usize,
 }
 
 #[derive(Debug, Args)]

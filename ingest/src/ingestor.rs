@@ -144,6 +144,11 @@ impl Table {
         })
     }
 
+    /// The table's current version (`-1` before the first commit).
+    fn version(&self) -> i64 {
+        self.delta.version().map_or(-1, |v| v as i64)
+    }
+
     /// The committed checkpoint of `app_id` (`-1` if none). Borrows only the Delta table:
     /// the writer is not `Sync`, so a borrow of the whole `Table` may not cross an await.
     async fn checkpoint(delta: &DeltaTable, name: &TableName, app_id: &str) -> Result<i64> {
@@ -294,6 +299,10 @@ pub struct Ingestor {
     pending: Pending,
     /// Whether positions are committed beside the `seq` of each key (see [`position`]).
     positions: bool,
+    /// Table versions (events, rejected) at which every cached checkpoint was known to match
+    /// the lake: while the tables stay there, no other writer moved one and the check before a
+    /// commit needs no lookups.
+    verified: Option<(i64, i64)>,
     /// Test hook: fail the events commit after the rejects committed (a crash between them).
     #[cfg(test)]
     pub(crate) fail_events_commit: bool,
@@ -314,6 +323,7 @@ impl Ingestor {
             committed: HashMap::new(),
             pending: Pending::default(),
             positions: false,
+            verified: None,
             #[cfg(test)]
             fail_events_commit: false,
         })
@@ -374,13 +384,7 @@ impl Ingestor {
     /// Reads the tables' latest state and forgets the cached checkpoints of `keys`, which
     /// another process may have moved.
     pub async fn refresh(&mut self, keys: &[Arc<str>]) -> Result<()> {
-        for table in [&mut self.events, &mut self.rejected] {
-            table
-                .delta
-                .update_state()
-                .await
-                .map_err(|e| Error::commit(&table.name, e))?;
-        }
+        self.update_tables().await?;
         for key in keys {
             self.committed.remove(key);
         }
@@ -646,6 +650,7 @@ impl Ingestor {
             #[cfg(test)]
             if self.fail_events_commit {
                 self.forget(&pending);
+                self.committed.clear();
                 return Err(FlushError {
                     rejected_durable: flushed.rejected_version.is_some(),
                     error: Error::Stopped,
@@ -665,15 +670,23 @@ impl Ingestor {
             }
         }
         self.committed.extend(advanced);
+        // Our own commits keep the cache true; a version skipped means another writer's
+        // commit landed in between (deltalake retried ours after it).
+        let next = |before: i64, after: Option<i64>| after.unwrap_or(before);
+        self.verified = self.verified.and_then(|(e, r)| {
+            let (ne, nr) = (
+                next(e, flushed.events_version),
+                next(r, flushed.rejected_version),
+            );
+            let ours = |b: i64, a: i64| a == b || a == b + 1;
+            (ours(e, ne) && ours(r, nr)).then_some((ne, nr))
+        });
         debug!(keys = keys.len(), "checkpoints committed");
         Ok(flushed)
     }
 
-    /// Refuses to commit when another writer moved a checkpoint this process relies on.
-    async fn verify_checkpoints(&mut self, keys: &[(Arc<str>, i64, String)]) -> Result<()> {
-        if keys.is_empty() {
-            return Ok(());
-        }
+    /// Loads the latest committed state of both tables.
+    async fn update_tables(&mut self) -> Result<()> {
         for table in [&mut self.events, &mut self.rejected] {
             table
                 .delta
@@ -681,9 +694,27 @@ impl Ingestor {
                 .await
                 .map_err(|e| Error::commit(&table.name, e))?;
         }
-        for (key, _, _) in keys {
-            let expected = self.committed.get(key).cloned();
-            let app_id = self.app_id(key);
+        Ok(())
+    }
+
+    /// Refuses to commit when another writer moved a checkpoint this process relies on.
+    async fn verify_checkpoints(&mut self, keys: &[(Arc<str>, i64, String)]) -> Result<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        self.update_tables().await?;
+        let current = (self.events.version(), self.rejected.version());
+        if self.verified == Some(current) {
+            return Ok(());
+        }
+        // Another writer committed since the cache was last known true: check every cached
+        // checkpoint, failing for those about to be committed and forgetting the others.
+        let flushing: std::collections::HashSet<&Arc<str>> =
+            keys.iter().map(|(k, _, _)| k).collect();
+        let cached: Vec<Arc<str>> = self.committed.keys().cloned().collect();
+        for key in cached {
+            let expected = self.committed.get(&key).cloned();
+            let app_id = self.app_id(&key);
             for (delta, name, mine) in [
                 (
                     &self.events.delta,
@@ -698,6 +729,10 @@ impl Ingestor {
             ] {
                 let committed = Table::checkpoint(delta, name, &app_id).await?;
                 let expected = mine.unwrap_or(-1);
+                if committed != expected && !flushing.contains(&key) {
+                    self.committed.remove(&key);
+                    break;
+                }
                 if committed != expected {
                     return Err(Error::CheckpointMoved {
                         table: name.to_string(),
@@ -709,6 +744,7 @@ impl Ingestor {
                 }
             }
         }
+        self.verified = Some(current);
         Ok(())
     }
 

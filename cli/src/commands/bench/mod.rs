@@ -2,6 +2,7 @@
 
 pub mod ingest;
 pub mod jobs;
+pub mod kinesis;
 pub mod matching;
 pub mod serve;
 

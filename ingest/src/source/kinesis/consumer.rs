@@ -33,7 +33,6 @@ use super::metrics::Metrics;
 use super::shard::{self, Message};
 use crate::error::{Error, Result};
 use crate::ingestor::{Ingestor, Mark};
-use crate::record::{Record, decode_all};
 use crate::report::Report;
 
 /// Flush failures in a row after which the consumer stops with the error.
@@ -225,22 +224,11 @@ impl<K: Kinesis> Consumer<K> {
                     return Ok(true);
                 }
                 self.last_record = Instant::now();
-                let records: Vec<Record> = records
-                    .into_iter()
-                    .map(|r| {
-                        let seq = reading.next;
-                        reading.next += 1;
-                        Record {
-                            bytes: r.data,
-                            key: shard.clone(),
-                            seq: Some(seq),
-                            position: r.sequence,
-                        }
-                    })
-                    .collect();
-                let contracts = self.ingestor.contracts();
-                let max = self.ingestor.max_record_bytes();
-                let decoded = decode_all(records, contracts, max);
+                let mut decoded = records;
+                for d in &mut decoded {
+                    d.record.seq = Some(reading.next);
+                    reading.next += 1;
+                }
                 let outcomes = self.ingestor.offer(decoded).await?;
                 self.report.count(&outcomes);
                 if self.ingestor.full() {
@@ -491,19 +479,20 @@ impl<K: Kinesis> Consumer<K> {
         self.epoch += 1;
         let key: Arc<str> = Arc::from(shard);
         tracing::info!(shard, ?start, seq = mark.seq, "reading shard");
+        let max_bytes = self.ingestor.max_record_bytes();
+        let (epoch, tx) = (self.epoch, self.tx.clone());
         let task = match &self.fanout {
-            Some(f) => {
-                tokio::spawn(
-                    f.clone()
-                        .subscribe(key.clone(), self.epoch, start, self.tx.clone()),
-                )
-            }
+            Some(f) => tokio::spawn(
+                f.clone()
+                    .subscribe(key.clone(), epoch, start, max_bytes, tx),
+            ),
             None => tokio::spawn(shard::poll(
                 self.kinesis.clone(),
                 key.clone(),
-                self.epoch,
+                epoch,
                 start,
-                self.tx.clone(),
+                max_bytes,
+                tx,
             )),
         };
         let reading = Reading {

@@ -16,7 +16,7 @@ use aws_sdk_kinesis::types::{
 use tokio::sync::mpsc;
 
 use super::client::{self, Aws, Start};
-use super::shard::{Backoff, MAX_FAILURES, Message};
+use super::shard::{self, Backoff, MAX_FAILURES, Message};
 use crate::error::{Error, Result};
 
 /// A registered enhanced fan-out consumer.
@@ -113,6 +113,7 @@ impl Fanout {
         shard: Arc<str>,
         epoch: u64,
         start: Start,
+        max_bytes: usize,
         tx: mpsc::Sender<Message>,
     ) {
         let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
@@ -159,7 +160,7 @@ impl Fanout {
                         let message = Message::Records {
                             shard: shard.clone(),
                             epoch,
-                            records,
+                            records: shard::decode_page(&shard, records, max_bytes),
                             behind_ms: Some(ev.millis_behind_latest()),
                         };
                         if tx.send(message).await.is_err() {

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::client::{Kinesis, KinesisRecord, ReadError, Start};
+use crate::record::{Decoded, Record, decode};
 
 /// GetRecords calls per second per shard allowed by the service.
 pub const CALLS_PER_SECOND: u32 = 5;
@@ -33,7 +34,9 @@ pub enum Message {
     Records {
         shard: Arc<str>,
         epoch: u64,
-        records: Vec<KinesisRecord>,
+        /// Decoded in the reader (so decoding runs beside the consumer's commits and across
+        /// shards); `seq` is left for the consumer to number.
+        records: Vec<Decoded>,
         behind_ms: Option<i64>,
     },
     /// The shard is closed and every record of it was sent.
@@ -98,12 +101,34 @@ fn jitter() -> f64 {
     (x >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// Reads `shard` from `start` until its end, sending pages to `tx`.
+/// Decodes and validates a page's records against the contracts.
+pub fn decode_page(
+    shard: &Arc<str>,
+    records: Vec<KinesisRecord>,
+    max_bytes: usize,
+) -> Vec<Decoded> {
+    let contracts = eventlake_lake::Contracts::builtin();
+    records
+        .into_iter()
+        .map(|r| {
+            let record = Record {
+                bytes: r.data,
+                key: shard.clone(),
+                seq: None,
+                position: r.sequence,
+            };
+            decode(record, contracts, max_bytes)
+        })
+        .collect()
+}
+
+/// Reads `shard` from `start` until its end, sending decoded pages to `tx`.
 pub async fn poll<K: Kinesis>(
     kinesis: Arc<K>,
     shard: Arc<str>,
     epoch: u64,
     start: Start,
+    max_bytes: usize,
     tx: mpsc::Sender<Message>,
 ) {
     let interval = Duration::from_secs(1) / CALLS_PER_SECOND;
@@ -141,7 +166,7 @@ pub async fn poll<K: Kinesis>(
                     let message = Message::Records {
                         shard: shard.clone(),
                         epoch,
-                        records: page.records,
+                        records: decode_page(&shard, page.records, max_bytes),
                         behind_ms: page.behind_ms,
                     };
                     if tx.send(message).await.is_err() {
