@@ -126,6 +126,11 @@ impl Handler {
         records
             .sort_by(|a, b| position::cmp(&a.kinesis.sequence_number, &b.kinesis.sequence_number));
         let mark = ingestor.resume_mark(shard).await?;
+        if mark.ended() {
+            // Committed as ended by the consumer: nothing of this shard is new.
+            report.already_committed += records.len() as u64;
+            return Ok(None);
+        }
         let after = |r: &KinesisEventRecord| {
             mark.position.as_deref().is_none_or(|p| {
                 position::cmp(&r.kinesis.sequence_number, p) == std::cmp::Ordering::Greater

@@ -459,3 +459,27 @@ async fn lease_owners(
         rig.logs()
     )
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn enhanced_fan_out_lands_the_same_events() -> Result<()> {
+    let rig = rig().await?;
+    let stream = "fanout";
+    rig.create(stream, 2).await?;
+    let file = rig.generate("fanout", 1000, 51)?;
+    rig.put(stream, 1000, 51)?;
+    let uri = "s3://lake/kinesis-fanout";
+    let out = rig
+        .consumer(
+            uri,
+            stream,
+            &["--efo", "eventlake-test", "--idle-exit-ms", "5000"],
+        )?
+        .wait()?;
+    ensure!(out.success(), "the EFO consumer failed: {}", rig.logs());
+    ensure!(
+        landed(uri, &rig.moto)? == reference(&rig, &file)?,
+        "the EFO lake differs from the file ingest"
+    );
+    check_order(uri, &rig.moto, &file)?;
+    Ok(())
+}

@@ -89,6 +89,8 @@ struct Consumer<K: Kinesis> {
     leases: Option<Leases>,
     metrics: Arc<Metrics>,
     shards: Vec<Shard>,
+    /// Shards closed at the first listing (see [`Consumer::skipped`]).
+    closed_at_start: std::collections::HashSet<String>,
     reading: BTreeMap<Arc<str>, Reading>,
     epoch: u64,
     tx: mpsc::Sender<Message>,
@@ -140,6 +142,7 @@ pub async fn consume<K: Kinesis>(
         leases,
         metrics,
         shards: Vec::new(),
+        closed_at_start: std::collections::HashSet::new(),
         reading: BTreeMap::new(),
         epoch: 0,
         tx,
@@ -342,6 +345,13 @@ impl<K: Kinesis> Consumer<K> {
         {
             match self.kinesis.shards().await {
                 Ok(shards) => {
+                    if self.last_list.is_none() && self.closed_at_start.is_empty() {
+                        self.closed_at_start = shards
+                            .iter()
+                            .filter(|s| s.closed)
+                            .map(|s| s.id.clone())
+                            .collect();
+                    }
                     self.shards = shards;
                     self.last_list = Some(Instant::now());
                 }
@@ -360,7 +370,11 @@ impl<K: Kinesis> Consumer<K> {
         let eligible = self.eligible(&marks);
         let owned: Vec<String> = match &mut self.leases {
             Some(leases) => {
-                let (_, lost) = leases.balance(&eligible).await?;
+                // Heartbeat: idle shards commit nothing, so renewing only before commits would
+                // let their leases look expired.
+                let mut lost = leases.renew().await?;
+                let (_, lost_too) = leases.balance(&eligible).await?;
+                lost.extend(lost_too);
                 let owned = eligible
                     .iter()
                     .filter(|s| leases.holds(s))
@@ -423,10 +437,12 @@ impl<K: Kinesis> Consumer<K> {
         Ok(marks)
     }
 
-    /// A closed shard nobody read, under `--start latest`: its records predate this consumer.
+    /// A shard already closed when this consumer first listed the stream, that nobody read,
+    /// under `--start latest`: its records predate this consumer.
     fn skipped(&self, shard: &Shard, marks: &HashMap<String, Mark>) -> bool {
         self.input.start == Start::Latest
-            && shard.closed
+            && self.closed_at_start.contains(&shard.id)
+            && !self.reading.contains_key(shard.id.as_str())
             && marks.get(&shard.id).is_none_or(|m| m.seq < 0)
             && !self.tracked_parent(shard, marks)
     }
@@ -461,7 +477,9 @@ impl<K: Kinesis> Consumer<K> {
             (None, -1) => {
                 let marks = self.marks_of_parents(shard).await?;
                 let s = self.shards.iter().find(|s| s.id == shard);
-                if s.is_some_and(|s| self.tracked_parent(s, &marks)) {
+                if s.is_some_and(|s| self.tracked_parent(s, &marks))
+                    && !matches!(self.input.start, Start::AtTimestamp(_))
+                {
                     Start::TrimHorizon
                 } else {
                     self.input.start.clone()

@@ -119,6 +119,7 @@ impl Fanout {
         let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
         let mut from = start;
         loop {
+            let asked = chrono::Utc::now();
             let subscribed = self
                 .client
                 .subscribe_to_shard()
@@ -128,7 +129,13 @@ impl Fanout {
                 .send()
                 .await;
             let mut out = match subscribed {
-                Ok(out) => out,
+                Ok(out) => {
+                    // The next subscription starts where this one did, not at the new tip.
+                    if from == Start::Latest {
+                        from = Start::AtTimestamp(asked);
+                    }
+                    out
+                }
                 Err(e) => {
                     let e = client::classify(e);
                     if !matches!(e, client::ReadError::Throttled(_))
@@ -156,6 +163,8 @@ impl Fanout {
                         let records: Vec<_> = ev.records().iter().map(client::record).collect();
                         if let Some(r) = records.last() {
                             from = Start::After(r.sequence.clone());
+                        } else if !ev.continuation_sequence_number().is_empty() {
+                            from = Start::After(ev.continuation_sequence_number().to_owned());
                         }
                         let message = Message::Records {
                             shard: shard.clone(),

@@ -133,6 +133,7 @@ pub async fn poll<K: Kinesis>(
 ) {
     let interval = Duration::from_secs(1) / CALLS_PER_SECOND;
     let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
+    let mut start = start;
     let mut last: Option<String> = None;
     let mut iterator: Option<String> = None;
     let mut next_call = Instant::now();
@@ -141,8 +142,16 @@ pub async fn poll<K: Kinesis>(
             Some(it) => it,
             None => {
                 let from = last.clone().map_or_else(|| start.clone(), Start::After);
+                let asked = chrono::Utc::now();
                 match kinesis.iterator(&shard, &from).await {
-                    Ok(it) => it,
+                    Ok(it) => {
+                        // A fresh iterator later (after an expiry, nothing read yet) must not
+                        // jump to the new tip: it starts where this one did.
+                        if start == Start::Latest {
+                            start = Start::AtTimestamp(asked);
+                        }
+                        it
+                    }
                     Err(e) => {
                         if !wait_out(&mut backoff, &shard, "GetShardIterator", &e).await {
                             let _ = tx.send(failed(&shard, epoch, e)).await;
