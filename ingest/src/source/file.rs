@@ -60,7 +60,7 @@ impl FileInput {
 
 /// FNV-1a, 64-bit: a hash fixed by its definition, so source ids stay the same across
 /// toolchains (std's `DefaultHasher` promises no such thing).
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
     })

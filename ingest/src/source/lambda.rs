@@ -20,7 +20,7 @@ use eventlake_lake::{IngestConfig, Lake};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::ingestor::Ingestor;
+use crate::ingestor::{Ingestor, Mark};
 use crate::position;
 use crate::record::{Record, decode_all};
 use crate::report::Report;
@@ -57,6 +57,13 @@ fn stream(arn: &str) -> Option<&str> {
 /// The shard of a record: its event id is `shardId-…:<sequence number>`.
 fn shard(record: &KinesisEventRecord) -> Option<&str> {
     record.event_id.as_deref()?.split_once(':').map(|(s, _)| s)
+}
+
+/// Whether `record` comes after the committed `mark` (is not committed yet).
+fn after(mark: &Mark, record: &KinesisEventRecord) -> bool {
+    mark.position.as_deref().is_none_or(|p| {
+        position::cmp(&record.kinesis.sequence_number, p) == std::cmp::Ordering::Greater
+    })
 }
 
 impl Handler {
@@ -131,14 +138,9 @@ impl Handler {
             report.already_committed += records.len() as u64;
             return Ok(None);
         }
-        let after = |r: &KinesisEventRecord| {
-            mark.position.as_deref().is_none_or(|p| {
-                position::cmp(&r.kinesis.sequence_number, p) == std::cmp::Ordering::Greater
-            })
-        };
         let fresh: Vec<Record> = records
             .iter()
-            .filter(|r| after(r))
+            .filter(|r| after(&mark, r))
             .enumerate()
             .map(|(i, r)| Record {
                 bytes: bytes::Bytes::from(r.kinesis.data.0.clone()),
@@ -165,12 +167,7 @@ impl Handler {
                 let mark = ingestor.resume_mark(shard).await?;
                 let first = records
                     .iter()
-                    .find(|r| {
-                        mark.position.as_deref().is_none_or(|p| {
-                            position::cmp(&r.kinesis.sequence_number, p)
-                                == std::cmp::Ordering::Greater
-                        })
-                    })
+                    .find(|r| after(&mark, r))
                     .map(|r| r.kinesis.sequence_number.clone());
                 Ok(first)
             }

@@ -91,6 +91,8 @@ struct Consumer<K: Kinesis> {
     shards: Vec<Shard>,
     /// Shards closed at the first listing (see [`Consumer::skipped`]).
     closed_at_start: std::collections::HashSet<String>,
+    /// Shards whose ended mark was seen (final: never re-read).
+    ended: std::collections::HashSet<String>,
     reading: BTreeMap<Arc<str>, Reading>,
     epoch: u64,
     tx: mpsc::Sender<Message>,
@@ -143,6 +145,7 @@ pub async fn consume<K: Kinesis>(
         metrics,
         shards: Vec::new(),
         closed_at_start: std::collections::HashSet::new(),
+        ended: std::collections::HashSet::new(),
         reading: BTreeMap::new(),
         epoch: 0,
         tx,
@@ -318,9 +321,10 @@ impl<K: Kinesis> Consumer<K> {
         self.ingestor.discard();
         let shards: Vec<Arc<str>> = self.reading.keys().cloned().collect();
         self.ingestor.refresh(&shards).await?;
+        let marks = self.marks().await?;
         for shard in shards {
             self.stop(&shard);
-            self.start(&shard).await?;
+            self.start(&shard, &marks).await?;
         }
         Ok(())
     }
@@ -394,7 +398,7 @@ impl<K: Kinesis> Consumer<K> {
         for shard in owned {
             if !self.reading.contains_key(shard.as_str()) {
                 self.ingestor.refresh(&[Arc::from(shard.as_str())]).await?;
-                self.start(&shard).await?;
+                self.start(&shard, &marks).await?;
             }
         }
         self.metrics.owned(self.reading.len());
@@ -422,17 +426,22 @@ impl<K: Kinesis> Consumer<K> {
     /// The committed mark of every listed shard, re-read for those another worker may move.
     async fn marks(&mut self) -> Result<HashMap<String, Mark>> {
         let mut marks = HashMap::new();
+        // An ended mark is final, so only the others are re-read.
         let stale: Vec<Arc<str>> = self
             .shards
             .iter()
-            .filter(|s| !self.reading.contains_key(s.id.as_str()))
+            .filter(|s| !self.reading.contains_key(s.id.as_str()) && !self.ended.contains(&s.id))
             .map(|s| Arc::from(s.id.as_str()))
             .collect();
         if self.leases.is_some() && !stale.is_empty() {
             self.ingestor.refresh(&stale).await?;
         }
         for s in &self.shards {
-            marks.insert(s.id.clone(), self.ingestor.resume_mark(&s.id).await?);
+            let mark = self.ingestor.resume_mark(&s.id).await?;
+            if mark.ended() {
+                self.ended.insert(s.id.clone());
+            }
+            marks.insert(s.id.clone(), mark);
         }
         Ok(marks)
     }
@@ -469,15 +478,15 @@ impl<K: Kinesis> Consumer<K> {
             .collect()
     }
 
-    /// Starts reading `shard` just after its committed checkpoint.
-    async fn start(&mut self, shard: &str) -> Result<()> {
+    /// Starts reading `shard` just after its committed checkpoint; `marks` are every listed
+    /// shard's (for its parents).
+    async fn start(&mut self, shard: &str, marks: &HashMap<String, Mark>) -> Result<()> {
         let mark = self.ingestor.resume_mark(shard).await?;
         let start = match (&mark.position, mark.seq) {
             (Some(p), _) => Start::After(p.to_string()),
             (None, -1) => {
-                let marks = self.marks_of_parents(shard).await?;
                 let s = self.shards.iter().find(|s| s.id == shard);
-                if s.is_some_and(|s| self.tracked_parent(s, &marks))
+                if s.is_some_and(|s| self.tracked_parent(s, marks))
                     && !matches!(self.input.start, Start::AtTimestamp(_))
                 {
                     Start::TrimHorizon
@@ -520,20 +529,5 @@ impl<K: Kinesis> Consumer<K> {
         };
         self.reading.insert(key, reading);
         Ok(())
-    }
-
-    async fn marks_of_parents(&mut self, shard: &str) -> Result<HashMap<String, Mark>> {
-        let parents: Vec<String> = self
-            .shards
-            .iter()
-            .find(|s| s.id == shard)
-            .map(|s| s.parents.clone())
-            .unwrap_or_default();
-        let mut marks = HashMap::new();
-        for p in parents {
-            let mark = self.ingestor.resume_mark(&p).await?;
-            marks.insert(p, mark);
-        }
-        Ok(marks)
     }
 }

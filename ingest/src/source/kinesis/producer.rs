@@ -48,12 +48,7 @@ pub fn partition_key(line: &[u8]) -> String {
         .and_then(|k| k.subject_id.or(k.event_id))
         .filter(|k| !k.is_empty())
         .map(|k| k.chars().take(MAX_KEY).collect::<String>());
-    key.unwrap_or_else(|| {
-        let h = line.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
-        });
-        format!("{h:016x}")
-    })
+    key.unwrap_or_else(|| format!("{:016x}", crate::source::file::fnv1a(line)))
 }
 
 /// Puts every line (one event each) to the stream, calling `progress` with the records put.

@@ -75,7 +75,7 @@ impl Backoff {
             .saturating_mul(1 << self.attempt.min(16))
             .min(self.cap);
         self.attempt += 1;
-        ceiling.mul_f64(jitter())
+        ceiling.mul_f64(rand::random::<f64>())
     }
 
     pub fn reset(&mut self) {
@@ -85,20 +85,6 @@ impl Backoff {
     pub fn failures(&self) -> u32 {
         self.attempt
     }
-}
-
-/// A number in [0, 1) from the clock and a counter (no RNG dependency; jitter needs no quality).
-fn jitter() -> f64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos() as u64);
-    let mut x = COUNTER.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed) ^ nanos;
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    x ^= x >> 33;
-    (x >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// Decodes and validates a page's records against the contracts.
