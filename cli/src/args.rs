@@ -274,6 +274,14 @@ pub struct HttpArgs {
     /// Largest accepted request body in bytes (413 above).
     #[arg(long, default_value_t = 16 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Requests taking longer, the upload of their body included, are answered 408 and their
+    /// connection closed, in milliseconds; a connection whose next request headers take
+    /// longer is closed.
+    #[arg(long, default_value_t = 30_000)]
+    pub request_timeout_ms: u64,
+    /// Connections open at once; more wait, unaccepted, until one closes.
+    #[arg(long, default_value_t = 256)]
+    pub max_connections: usize,
     #[command(flatten)]
     pub flush: FlushArgs,
 }
@@ -377,6 +385,21 @@ pub enum BenchCommand {
     Serve(ServeBenchArgs),
     /// The Kinesis consumer over an in-process stream beside `ingest file` of the same events.
     Kinesis(KinesisBenchArgs),
+    /// The HTTP collector as one process beside two on one lake (each batch to one, then to
+    /// both): the cost of exact de-duplication across writers.
+    Collector(CollectorBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CollectorBenchArgs {
+    #[command(flatten)]
+    pub bench: BenchArgs,
+    /// Events per request.
+    #[arg(long, default_value_t = 100)]
+    pub batch: usize,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 32)]
+    pub clients: usize,
 }
 
 #[derive(Debug, Args)]

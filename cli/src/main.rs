@@ -78,6 +78,9 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Bench(args::BenchCommand::Kinesis(args)) => {
             commands::bench::kinesis::run(&ctx, &args).await
         }
+        Command::Bench(args::BenchCommand::Collector(args)) => {
+            commands::bench::collector::run(&args).await
+        }
         Command::Bench(args::BenchCommand::Jobs(args)) => {
             commands::bench::jobs::run(&ctx, &args).await
         }

@@ -30,6 +30,17 @@ pub enum Error {
     },
 
     #[error(
+        "{table}: other writers committed first {attempts} times in a row; the records stay \
+         uncommitted and are offered again"
+    )]
+    Contended { table: String, attempts: usize },
+
+    #[error(
+        "reading the event ids of {file}, committed to bronze.events by another writer: {message}"
+    )]
+    ForeignFile { file: String, message: String },
+
+    #[error(
         "position {position:?} of {key} cannot be stored as a checkpoint: it must be a decimal \
          number of at most 72 digits"
     )]
@@ -66,9 +77,6 @@ pub enum Error {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
-
-    #[error("HTTP server failed: {0}")]
-    Serve(std::io::Error),
 
     #[error(
         "reading standard input needs --source-id NAME: the name of its checkpoint, so that a \

@@ -17,17 +17,21 @@
 //! records at or below its own checkpoint. Classification is deterministic given the
 //! committed tables, so a replayed record lands in the same table it would have.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
-use eventlake_lake::deltalake::DeltaTable;
-use eventlake_lake::deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use arrow::array::{AsArray, BooleanArray, RecordBatch};
+use bytes::Bytes;
+use eventlake_lake::deltalake::kernel::transaction::{
+    CommitBuilder, CommitProperties, TransactionError,
+};
 use eventlake_lake::deltalake::kernel::{Action, Transaction};
 use eventlake_lake::deltalake::parquet::basic::{Compression, ZstdLevel};
 use eventlake_lake::deltalake::parquet::file::properties::WriterProperties;
 use eventlake_lake::deltalake::protocol::{DeltaOperation, SaveMode};
 use eventlake_lake::deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use eventlake_lake::deltalake::{DeltaTable, DeltaTableError};
 use eventlake_lake::envelope::Hints;
 use eventlake_lake::reason::{Reason, Violation};
 use eventlake_lake::{Contracts, IngestConfig, Lake, TableName, tables};
@@ -57,6 +61,10 @@ pub struct Flushed {
     pub rejected: usize,
     pub events_version: Option<i64>,
     pub rejected_version: Option<i64>,
+    /// Records offered as [`Outcome::Accepted`] that were filed as `duplicate_event_id`
+    /// instead, because another writer committed their id first: ordinals among this flush's
+    /// accepted records, in the order they were offered.
+    pub late: Vec<usize>,
 }
 
 /// A failed flush. `rejected_durable` says whether the rejects were committed before the
@@ -104,12 +112,17 @@ struct Committed {
     rejected: Mark,
 }
 
+/// Lost races for one `bronze.events` commit before the flush gives up (the source retries).
+const MAX_RACES: usize = 15;
+
 /// A bronze table and its Parquet writer.
 struct Table {
     name: TableName,
     delta: DeltaTable,
     writer: RecordBatchWriter,
     properties: WriterProperties,
+    /// The version up to which the log's commit files were checked.
+    checked: i64,
 }
 
 impl Table {
@@ -136,11 +149,13 @@ impl Table {
             .set_max_row_group_row_count(Some(256 * 1024))
             .build();
         let writer = Self::writer(&delta, &name, &properties)?;
+        let checked = delta.version().map_or(-1, |v| v as i64);
         Ok(Self {
             name,
             delta,
             writer,
             properties,
+            checked,
         })
     }
 
@@ -209,63 +224,116 @@ impl Table {
             .with_writer_properties(properties.clone()))
     }
 
-    /// Writes `batch` (if any rows) and commits it with the given checkpoints. After a
-    /// failure the writer is replaced, so no row of the failed window leaks into the next.
-    async fn commit(
-        &mut self,
-        batch: Option<arrow::array::RecordBatch>,
-        txns: Vec<Transaction>,
-        metadata: serde_json::Map<String, serde_json::Value>,
-    ) -> Result<i64> {
-        let result = self.write_and_commit(batch, txns, metadata).await;
+    /// Writes `batch` (if any rows) as Parquet files and returns their `add` actions. The
+    /// files are invisible until a commit references them.
+    async fn write(&mut self, batch: Option<RecordBatch>) -> Result<Vec<Action>> {
+        let result = self.write_files(batch).await;
         if result.is_err() {
-            self.writer = Self::writer(&self.delta, &self.name, &self.properties)?;
+            self.replace_writer()?;
         }
         result
     }
 
-    async fn write_and_commit(
-        &mut self,
-        batch: Option<arrow::array::RecordBatch>,
-        txns: Vec<Transaction>,
-        metadata: serde_json::Map<String, serde_json::Value>,
-    ) -> Result<i64> {
+    async fn write_files(&mut self, batch: Option<RecordBatch>) -> Result<Vec<Action>> {
         let fail = |e| Error::commit(&self.name, e);
         if let Some(batch) = batch {
             self.writer.write(batch).await.map_err(fail)?;
         }
-        let adds: Vec<Action> = self
+        Ok(self
             .writer
             .flush()
             .await
             .map_err(fail)?
             .into_iter()
             .map(Action::Add)
-            .collect();
-        let partition = self
-            .delta
-            .snapshot()
-            .map_err(fail)?
-            .metadata()
-            .partition_columns()
-            .to_vec();
+            .collect())
+    }
+
+    /// Commits `adds` with the given checkpoints on top of the loaded version. With `exact`,
+    /// the commit lands right after that version or not at all ([`Landed::Lost`]: another
+    /// writer committed first); otherwise deltalake's conflict check may move it later.
+    async fn commit(
+        &mut self,
+        adds: Vec<Action>,
+        txns: Vec<Transaction>,
+        metadata: serde_json::Map<String, serde_json::Value>,
+        exact: bool,
+    ) -> Result<Landed> {
+        let result = self.commit_actions(adds, txns, metadata, exact).await;
+        if result.is_err() {
+            self.replace_writer()?;
+        }
+        result
+    }
+
+    async fn commit_actions(
+        &mut self,
+        adds: Vec<Action>,
+        txns: Vec<Transaction>,
+        metadata: serde_json::Map<String, serde_json::Value>,
+        exact: bool,
+    ) -> Result<Landed> {
+        let fail = |e| Error::commit(&self.name, e);
+        let snapshot = self.delta.snapshot().map_err(fail)?;
         let operation = DeltaOperation::Write {
             mode: SaveMode::Append,
-            partition_by: Some(partition),
+            partition_by: Some(snapshot.metadata().partition_columns().to_vec()),
             predicate: None,
         };
-        let properties = CommitProperties::default()
+        let mut properties = CommitProperties::default()
             .with_application_transactions(txns)
             .with_metadata(metadata);
-        let snapshot = self.delta.snapshot().map_err(fail)?;
-        let finalized = CommitBuilder::from(properties)
+        if exact {
+            properties = properties.with_max_retries(0);
+        }
+        let committed = CommitBuilder::from(properties)
             .with_actions(adds)
             .build(Some(snapshot), self.delta.log_store(), operation)
-            .await
-            .map_err(fail)?;
+            .await;
+        let version = match committed {
+            Ok(finalized) => finalized.version() as i64,
+            Err(e) if exact && lost_race(&e) => return Ok(Landed::Lost),
+            Err(e) => return Err(fail(e)),
+        };
         self.delta.update_state().await.map_err(fail)?;
-        Ok(finalized.version() as i64)
+        Ok(Landed::At(version))
     }
+
+    /// A fresh writer, so nothing of a failed window leaks into the next.
+    fn replace_writer(&mut self) -> Result<()> {
+        self.writer = Self::writer(&self.delta, &self.name, &self.properties)?;
+        Ok(())
+    }
+
+    /// Loads the latest version, refusing commit files that are empty or unparsable.
+    async fn update(&mut self) -> Result<()> {
+        self.delta
+            .update_state()
+            .await
+            .map_err(|e| Error::commit(&self.name, e))?;
+        eventlake_lake::log::verify(&self.delta, &self.name, Some(self.checked)).await?;
+        self.checked = self.version();
+        Ok(())
+    }
+}
+
+/// Where an exact commit went.
+enum Landed {
+    At(i64),
+    /// Another writer committed at the version this commit needed.
+    Lost,
+}
+
+/// Whether a failed commit only lost the race for its version (nothing was written).
+fn lost_race(e: &DeltaTableError) -> bool {
+    matches!(
+        e,
+        DeltaTableError::VersionAlreadyExists(_)
+            | DeltaTableError::Transaction {
+                source: TransactionError::MaxCommitAttempts(_)
+                    | TransactionError::VersionAlreadyExists(_)
+            }
+    )
 }
 
 /// Buffered, not yet committed state.
@@ -273,17 +341,115 @@ impl Table {
 struct Pending {
     events: EventRows,
     rejected: RejectedRows,
-    /// Ids accepted into `events`, to forget if the commit fails.
-    ids: Vec<(i32, Fingerprint)>,
+    /// The accepted records, in the order of the event rows.
+    accepted: Vec<Accepted>,
+    /// Ordinals in `accepted` of records another writer committed first (found by a catch-up
+    /// after they were accepted): they are filed as duplicates at the flush.
+    late: BTreeSet<usize>,
     /// Highest `seq` and its position, per key, among the buffered records.
     seq: BTreeMap<Arc<str>, (i64, String)>,
     bytes: usize,
     since: Option<Instant>,
 }
 
+/// An accepted record: its id (to forget if the commit fails) and its raw bytes (for the
+/// reject row, should another writer commit the same id first).
+struct Accepted {
+    date: i32,
+    id: Fingerprint,
+    raw: Bytes,
+}
+
 impl Pending {
     fn records(&self) -> usize {
         self.events.len() + self.rejected.len()
+    }
+
+    /// Marks the accepted records whose ids another writer committed.
+    fn recheck(&mut self, foreign: &Seen) {
+        if foreign.is_empty() {
+            return;
+        }
+        for (i, a) in self.accepted.iter().enumerate() {
+            if foreign.contains(a.date, a.id) {
+                self.late.insert(i);
+            }
+        }
+    }
+}
+
+/// Event rows on their way to a commit, with the ordinal (in [`Pending::accepted`]) of each.
+struct Staged {
+    batch: Option<RecordBatch>,
+    ordinals: Vec<usize>,
+}
+
+impl Staged {
+    /// Moves the rows marked late out of the batch, as `duplicate_event_id` rejects.
+    /// Returns how many moved.
+    fn move_late(&mut self, pending: &Pending, into: &mut RejectedRows, source_id: &str) -> usize {
+        let Some(batch) = &self.batch else { return 0 };
+        let keep: Vec<bool> = self
+            .ordinals
+            .iter()
+            .map(|o| !pending.late.contains(o))
+            .collect();
+        let moved = keep.iter().filter(|k| !**k).count();
+        if moved == 0 {
+            return 0;
+        }
+        let text = |name: &str| {
+            batch
+                .column_by_name(name)
+                .expect("a bronze.events column")
+                .as_string::<i32>()
+                .clone()
+        };
+        let (event_id, event_type, tenant_id) =
+            (text("event_id"), text("event_type"), text("tenant_id"));
+        let (key, position) = (text("source_key"), text("source_position"));
+        let ingested_at = batch
+            .column_by_name("ingested_at")
+            .expect("a bronze.events column")
+            .as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
+            .clone();
+        for (row, ordinal) in self.ordinals.iter().enumerate() {
+            if keep[row] {
+                continue;
+            }
+            let record = Record {
+                bytes: pending.accepted[*ordinal].raw.clone(),
+                key: Arc::from(key.value(row)),
+                seq: None,
+                position: position.value(row).to_owned(),
+            };
+            let violation = Violation::new(
+                Reason::DuplicateEventId,
+                format!(
+                    "event_id {:?} was committed to bronze.events by another writer first",
+                    event_id.value(row)
+                ),
+            );
+            let hints = Hints {
+                event_id: Some(event_id.value(row).to_owned()),
+                event_type: Some(event_type.value(row).to_owned()),
+                tenant_id: Some(tenant_id.value(row).to_owned()),
+            };
+            let origin = Origin {
+                source_id,
+                ingested_at: ingested_at.value(row),
+            };
+            into.push(&record, &violation, &hints, &origin);
+        }
+        let kept = arrow::compute::filter_record_batch(batch, &BooleanArray::from(keep.clone()))
+            .expect("a mask as long as the batch");
+        self.batch = (kept.num_rows() > 0).then_some(kept);
+        let mut row = 0;
+        self.ordinals.retain(|_| {
+            row += 1;
+            keep[row - 1]
+        });
+        moved
     }
 }
 
@@ -306,6 +472,9 @@ pub struct Ingestor {
     /// Test hook: fail the events commit after the rejects committed (a crash between them).
     #[cfg(test)]
     pub(crate) fail_events_commit: bool,
+    /// Test hook: another writer that flushes just before this one's events commit.
+    #[cfg(test)]
+    pub(crate) interloper: Option<Box<Ingestor>>,
 }
 
 impl Ingestor {
@@ -326,6 +495,8 @@ impl Ingestor {
             verified: None,
             #[cfg(test)]
             fail_events_commit: false,
+            #[cfg(test)]
+            interloper: None,
         })
     }
 
@@ -384,7 +555,8 @@ impl Ingestor {
     /// Reads the tables' latest state and forgets the cached checkpoints of `keys`, which
     /// another process may have moved.
     pub async fn refresh(&mut self, keys: &[Arc<str>]) -> Result<()> {
-        self.update_tables().await?;
+        let foreign = self.update_tables().await?;
+        self.pending.recheck(&foreign);
         for key in keys {
             self.committed.remove(key);
         }
@@ -477,8 +649,12 @@ impl Ingestor {
                     return Outcome::Rejected(Reason::DuplicateEventId);
                 }
                 self.seen.insert(date, id);
-                self.pending.ids.push((date, id));
                 self.pending.events.push(&event, &record, &origin);
+                self.pending.accepted.push(Accepted {
+                    date,
+                    id,
+                    raw: record.bytes,
+                });
                 Outcome::Accepted
             }
             Err(_) if in_rejected => Outcome::AlreadyCommitted,
@@ -551,22 +727,62 @@ impl Ingestor {
             .iter()
             .map(|(k, (s, p))| (k.clone(), *s, p.clone()))
             .collect();
-        let fail = |error| FlushError {
-            rejected_durable: false,
-            error,
+        // Every commit another writer made since the last look: its ids may repeat pending
+        // ones, and its checkpoints may be ours.
+        let ready = match self.update_tables().await {
+            Ok(foreign) => {
+                pending.recheck(&foreign);
+                self.verify_checkpoints(&keys).await
+            }
+            Err(error) => Err(error),
         };
-        let check = self.verify_checkpoints(&keys).await;
-        if let Err(error) = check {
+        if let Err(error) = ready {
             self.forget(&pending);
-            return Err(fail(error));
+            return Err(FlushError {
+                rejected_durable: false,
+                error,
+            });
         }
-        let mut flushed = Flushed {
-            events: pending.events.len(),
-            rejected: pending.rejected.len(),
-            ..Flushed::default()
+        let mut staged = Staged {
+            batch: (!pending.events.is_empty()).then(|| pending.events.finish()),
+            ordinals: (0..pending.accepted.len()).collect(),
         };
-        // A checkpoint never moves back: after a crash between the two commits, the replay's
-        // first flush may end below the rejected checkpoint, which must then stay where it is.
+        let mut rejected = std::mem::take(&mut pending.rejected);
+        staged.move_late(&pending, &mut rejected, &self.source_id);
+        let advanced = self.advanced(&keys);
+        let metadata = self.commit_metadata(&keys);
+        let result = self
+            .commit_both(
+                &mut pending,
+                &mut staged,
+                rejected,
+                &keys,
+                &advanced,
+                metadata,
+            )
+            .await;
+        match result {
+            Ok(mut flushed) => {
+                flushed.late = pending.late.iter().copied().collect();
+                self.committed.extend(advanced);
+                debug!(keys = keys.len(), "checkpoints committed");
+                Ok(flushed)
+            }
+            Err(failed) => {
+                self.forget(&pending);
+                if failed.rejected_durable {
+                    // The rejected checkpoint did advance; reload it before any replay.
+                    self.committed.clear();
+                }
+                Err(failed)
+            }
+        }
+    }
+
+    /// Each key's marks after this flush. A checkpoint never moves back: after a crash between
+    /// the two commits, the replay's first flush may end below the rejected checkpoint, which
+    /// must then stay where it is.
+    fn advanced(&self, keys: &[(Arc<str>, i64, String)]) -> Vec<(Arc<str>, Committed)> {
         let advance = |mark: &Mark, seq: i64, position: &str| {
             if mark.seq >= seq {
                 mark.clone()
@@ -577,8 +793,7 @@ impl Ingestor {
                 }
             }
         };
-        let advanced: Vec<(Arc<str>, Committed)> = keys
-            .iter()
+        keys.iter()
             .map(|(k, s, p)| {
                 let c = self.committed.get(k).cloned().unwrap_or(Committed {
                     events: Mark::NONE,
@@ -590,88 +805,157 @@ impl Ingestor {
                 };
                 (k.clone(), next)
             })
-            .collect();
-        let txns = |this: &Self, table: fn(&Committed) -> &Mark| -> Result<Vec<Transaction>> {
-            let mut txns = Vec::new();
-            for (k, c) in &advanced {
-                let mark = table(c);
-                let app_id = this.app_id(k);
-                if this.positions
-                    && let Some(position) = &mark.position
-                {
-                    let parts = position::encode(position).ok_or_else(|| Error::BadPosition {
-                        key: app_id.clone(),
-                        position: position.to_string(),
-                    })?;
-                    for (i, part) in parts.into_iter().enumerate() {
-                        txns.push(Transaction::new(position::app_id(&app_id, i), part));
-                    }
+            .collect()
+    }
+
+    /// The `txn` actions that store one table's marks.
+    fn txns(
+        &self,
+        advanced: &[(Arc<str>, Committed)],
+        table: fn(&Committed) -> &Mark,
+    ) -> Result<Vec<Transaction>> {
+        let mut txns = Vec::new();
+        for (k, c) in advanced {
+            let mark = table(c);
+            let app_id = self.app_id(k);
+            if self.positions
+                && let Some(position) = &mark.position
+            {
+                let parts = position::encode(position).ok_or_else(|| Error::BadPosition {
+                    key: app_id.clone(),
+                    position: position.to_string(),
+                })?;
+                for (i, part) in parts.into_iter().enumerate() {
+                    txns.push(Transaction::new(position::app_id(&app_id, i), part));
                 }
-                txns.push(Transaction::new(app_id, mark.seq));
             }
-            Ok(txns)
-        };
-        let metadata: serde_json::Map<String, serde_json::Value> = [
+            txns.push(Transaction::new(app_id, mark.seq));
+        }
+        Ok(txns)
+    }
+
+    /// The readable positions and the source id, stored in each commit's metadata.
+    fn commit_metadata(
+        &self,
+        keys: &[(Arc<str>, i64, String)],
+    ) -> serde_json::Map<String, serde_json::Value> {
+        let positions: serde_json::Map<_, _> = keys
+            .iter()
+            .map(|(k, _, p)| (k.to_string(), serde_json::Value::from(p.clone())))
+            .collect();
+        [
             (
                 "eventlake.source_id".to_owned(),
                 self.source_id.clone().into(),
             ),
-            (
-                "eventlake.positions".to_owned(),
-                keys.iter()
-                    .map(|(k, _, p)| (k.to_string(), serde_json::Value::from(p.clone())))
-                    .collect::<serde_json::Map<_, _>>()
-                    .into(),
-            ),
+            ("eventlake.positions".to_owned(), positions.into()),
         ]
         .into_iter()
-        .collect();
+        .collect()
+    }
+
+    /// Commits the rejects, then the events at exactly the version the id set was checked
+    /// against: when another writer commits first, the set catches up, rows it now holds move
+    /// to the rejects (committed on their own), and the commit is tried again on top.
+    async fn commit_both(
+        &mut self,
+        pending: &mut Pending,
+        staged: &mut Staged,
+        mut rejected: RejectedRows,
+        keys: &[(Arc<str>, i64, String)],
+        advanced: &[(Arc<str>, Committed)],
+        metadata: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Flushed, FlushError> {
+        let mut flushed = Flushed {
+            rejected: rejected.len(),
+            ..Flushed::default()
+        };
+        let fail = |rejected_durable| {
+            move |error| FlushError {
+                rejected_durable,
+                error,
+            }
+        };
         let needs = |rows: usize| rows > 0 || !keys.is_empty();
-        if needs(flushed.rejected) {
-            let batch = (!pending.rejected.is_empty()).then(|| pending.rejected.finish());
-            let txns = match txns(self, |c| &c.rejected) {
-                Ok(t) => t,
-                Err(error) => {
-                    self.forget(&pending);
-                    return Err(fail(error));
-                }
-            };
-            match self.rejected.commit(batch, txns, metadata.clone()).await {
-                Ok(v) => flushed.rejected_version = Some(v),
-                Err(error) => {
-                    self.forget(&pending);
-                    return Err(fail(error));
-                }
+        if needs(rejected.len()) {
+            let batch = (!rejected.is_empty()).then(|| rejected.finish());
+            let txns = self.txns(advanced, |c| &c.rejected).map_err(fail(false))?;
+            let adds = self.rejected.write(batch).await.map_err(fail(false))?;
+            let landed = self.rejected.commit(adds, txns, metadata.clone(), false);
+            if let Landed::At(v) = landed.await.map_err(fail(false))? {
+                flushed.rejected_version = Some(v);
             }
         }
-        if needs(flushed.events) {
-            let batch = (!pending.events.is_empty()).then(|| pending.events.finish());
-            let txns = txns(self, |c| &c.events).expect("the same marks encoded for the rejects");
+        let durable = flushed.rejected_version.is_some();
+        if !needs(staged.ordinals.len()) {
+            self.note_versions(&flushed);
+            return Ok(flushed);
+        }
+        #[cfg(test)]
+        if self.fail_events_commit {
+            return Err(fail(durable)(Error::Stopped));
+        }
+        let txns = self.txns(advanced, |c| &c.events).map_err(fail(durable))?;
+        let mut adds = self
+            .events
+            .write(staged.batch.clone())
+            .await
+            .map_err(fail(durable))?;
+        for race in 0.. {
             #[cfg(test)]
-            if self.fail_events_commit {
-                self.forget(&pending);
-                self.committed.clear();
-                return Err(FlushError {
-                    rejected_durable: flushed.rejected_version.is_some(),
-                    error: Error::Stopped,
-                });
+            if let Some(mut other) = self.interloper.take() {
+                Box::pin(other.flush())
+                    .await
+                    .expect("the interloper commits");
             }
-            match self.events.commit(batch, txns, metadata).await {
-                Ok(v) => flushed.events_version = Some(v),
-                Err(error) => {
-                    self.forget(&pending);
-                    // The rejected checkpoint did advance; reload it before any replay.
-                    self.committed.clear();
-                    return Err(FlushError {
-                        rejected_durable: flushed.rejected_version.is_some(),
-                        error,
-                    });
-                }
+            let landed = self
+                .events
+                .commit(adds.clone(), txns.clone(), metadata.clone(), true);
+            if let Landed::At(v) = landed.await.map_err(fail(durable))? {
+                self.seen.committed(v);
+                flushed.events_version = Some(v);
+                break;
             }
+            if race == MAX_RACES {
+                return Err(fail(durable)(Error::Contended {
+                    table: self.events.name.to_string(),
+                    attempts: MAX_RACES + 1,
+                }));
+            }
+            // Lost to another writer: catch up with its commit and check again.
+            let foreign = self.update_tables().await.map_err(fail(durable))?;
+            pending.recheck(&foreign);
+            self.verify_events_checkpoints(keys)
+                .await
+                .map_err(fail(durable))?;
+            let mut late = RejectedRows::default();
+            if staged.move_late(pending, &mut late, &self.source_id) == 0 {
+                continue;
+            }
+            flushed.rejected += late.len();
+            let moved = self.rejected.write(Some(late.finish()));
+            let moved = moved.await.map_err(fail(durable))?;
+            let landed = self
+                .rejected
+                .commit(moved, Vec::new(), metadata.clone(), false);
+            landed.await.map_err(fail(durable))?;
+            if !needs(staged.ordinals.len()) {
+                break;
+            }
+            adds = self
+                .events
+                .write(staged.batch.clone())
+                .await
+                .map_err(fail(durable))?;
         }
-        self.committed.extend(advanced);
-        // Our own commits keep the cache true; a version skipped means another writer's
-        // commit landed in between (deltalake retried ours after it).
+        flushed.events = staged.ordinals.len();
+        self.note_versions(&flushed);
+        Ok(flushed)
+    }
+
+    /// Our own commits keep the cached checkpoints true; a version skipped means another
+    /// writer's commit landed in between, and the next flush checks every cached one.
+    fn note_versions(&mut self, flushed: &Flushed) {
         let next = |before: i64, after: Option<i64>| after.unwrap_or(before);
         self.verified = self.verified.and_then(|(e, r)| {
             let (ne, nr) = (
@@ -681,28 +965,43 @@ impl Ingestor {
             let ours = |b: i64, a: i64| a == b || a == b + 1;
             (ours(e, ne) && ours(r, nr)).then_some((ne, nr))
         });
-        debug!(keys = keys.len(), "checkpoints committed");
-        Ok(flushed)
     }
 
-    /// Loads the latest committed state of both tables.
-    async fn update_tables(&mut self) -> Result<()> {
-        for table in [&mut self.events, &mut self.rejected] {
-            table
-                .delta
-                .update_state()
-                .await
-                .map_err(|e| Error::commit(&table.name, e))?;
+    /// After a lost race on `bronze.events`: the winner must not have moved a checkpoint this
+    /// flush is about to commit.
+    async fn verify_events_checkpoints(&mut self, keys: &[(Arc<str>, i64, String)]) -> Result<()> {
+        for (key, _, _) in keys {
+            let expected = self.committed.get(key).map_or(-1, |c| c.events.seq);
+            let app_id = self.app_id(key);
+            let committed =
+                Table::checkpoint(&self.events.delta, &self.events.name, &app_id).await?;
+            if committed != expected {
+                return Err(Error::CheckpointMoved {
+                    table: self.events.name.to_string(),
+                    source_id: self.source_id.clone(),
+                    key: key.to_string(),
+                    expected,
+                    committed,
+                });
+            }
         }
         Ok(())
     }
 
-    /// Refuses to commit when another writer moved a checkpoint this process relies on.
+    /// Loads the latest committed state of both tables and catches the id set up with it;
+    /// returns the ids other writers committed since the last catch-up.
+    async fn update_tables(&mut self) -> Result<Seen> {
+        self.events.update().await?;
+        self.rejected.update().await?;
+        self.seen.catch_up(&self.events.delta).await
+    }
+
+    /// Refuses to commit when another writer moved a checkpoint this process relies on. The
+    /// tables must have just been updated.
     async fn verify_checkpoints(&mut self, keys: &[(Arc<str>, i64, String)]) -> Result<()> {
         if keys.is_empty() {
             return Ok(());
         }
-        self.update_tables().await?;
         let current = (self.events.version(), self.rejected.version());
         if self.verified == Some(current) {
             return Ok(());
@@ -748,10 +1047,13 @@ impl Ingestor {
         Ok(())
     }
 
-    /// Forgets the pending ids of a window that will not be committed.
+    /// Forgets the pending ids of a window that will not be committed (but not those another
+    /// writer committed: they stay known).
     fn forget(&mut self, pending: &Pending) {
-        for (date, id) in &pending.ids {
-            self.seen.remove(*date, *id);
+        for (i, a) in pending.accepted.iter().enumerate() {
+            if !pending.late.contains(&i) {
+                self.seen.remove(a.date, a.id);
+            }
         }
     }
 }
@@ -760,7 +1062,6 @@ impl Ingestor {
 mod tests {
     use super::*;
     use crate::record::decode;
-    use bytes::Bytes;
 
     fn records(n: usize) -> Vec<Record> {
         let key: Arc<str> = Arc::from("offset");
@@ -858,6 +1159,90 @@ mod tests {
             count(&lake, "bronze.events").await + count(&lake, "bronze.events_rejected").await,
             50
         );
+    }
+
+    fn http_record(text: String) -> Decoded {
+        let record = Record {
+            bytes: Bytes::from(text),
+            key: Arc::from("http"),
+            seq: None,
+            position: String::new(),
+        };
+        decode(record, Contracts::builtin(), 1 << 20)
+    }
+
+    async fn ids(lake: &Lake, table: &str) -> Vec<String> {
+        let ctx = eventlake_lake::query::session(lake).await.unwrap();
+        let batches = ctx
+            .sql(&format!("SELECT event_id FROM {table} ORDER BY event_id"))
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        batches
+            .iter()
+            .flat_map(|b| {
+                let ids =
+                    arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8).unwrap();
+                ids.as_string::<i32>()
+                    .iter()
+                    .map(|s| s.unwrap_or_default().to_owned())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// Writer B loaded the day's ids before writer A committed X: B's flush catches up with
+    /// A's commit and files its X as a duplicate instead of a second copy.
+    #[tokio::test]
+    async fn an_id_another_writer_committed_since_the_check_is_a_duplicate() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::new(dir.path().to_str().unwrap()).unwrap();
+        let config = IngestConfig::default();
+        let mut a = Ingestor::open(&lake, "a", config.clone()).await.unwrap();
+        let mut b = Ingestor::open(&lake, "b", config).await.unwrap();
+        b.offer(vec![http_record(good(1))]).await.unwrap();
+        b.flush().await.unwrap();
+        assert_eq!(
+            a.offer(vec![http_record(good(4))]).await.unwrap(),
+            [Outcome::Accepted]
+        );
+        a.flush().await.unwrap();
+        // B's id set is from before A's commit: X looks new when offered...
+        let offered = b.offer(vec![http_record(good(4))]).await.unwrap();
+        assert_eq!(offered, [Outcome::Accepted]);
+        // ...and is a duplicate once B's commit checks against the table it lands on.
+        let flushed = b.flush().await.unwrap();
+        assert_eq!(flushed.late, [0]);
+        assert_eq!((flushed.events, flushed.rejected), (0, 1));
+        assert_eq!(ids(&lake, "bronze.events").await, ["e1", "e4"]);
+        assert_eq!(ids(&lake, "bronze.events_rejected").await, ["e4"]);
+    }
+
+    /// Another writer commits X between B's check and B's events commit: B loses the race
+    /// for the version, catches up, moves X to the rejects and lands the rest on top.
+    #[tokio::test]
+    async fn a_commit_that_loses_the_race_is_checked_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::new(dir.path().to_str().unwrap()).unwrap();
+        let config = IngestConfig::default();
+        let mut a = Ingestor::open(&lake, "a", config.clone()).await.unwrap();
+        let mut b = Ingestor::open(&lake, "b", config).await.unwrap();
+        b.offer(vec![http_record(good(1))]).await.unwrap();
+        b.flush().await.unwrap();
+        a.offer(vec![http_record(good(4))]).await.unwrap();
+        let offered = b
+            .offer(vec![http_record(good(4)), http_record(good(7))])
+            .await
+            .unwrap();
+        assert_eq!(offered, [Outcome::Accepted, Outcome::Accepted]);
+        b.interloper = Some(Box::new(a));
+        let flushed = b.flush().await.unwrap();
+        assert_eq!(flushed.late, [0]);
+        assert_eq!((flushed.events, flushed.rejected), (1, 1));
+        assert_eq!(ids(&lake, "bronze.events").await, ["e1", "e4", "e7"]);
+        assert_eq!(ids(&lake, "bronze.events_rejected").await, ["e4"]);
     }
 
     #[tokio::test]

@@ -35,24 +35,36 @@ pub struct Decoded {
     pub outcome: Result<Event, (Violation, Hints)>,
 }
 
+/// Bytes of a record over the size limit kept in its reject row (with its length in the
+/// message), so a huge record costs bounded memory and storage.
+pub const TOO_LARGE_PREFIX: usize = 64 * 1024;
+
 /// Decodes and validates a record. Pure and thread-safe, so sources may run it in parallel.
 pub fn decode(record: Record, contracts: &Contracts, max_bytes: usize) -> Decoded {
     if record.bytes.len() > max_bytes {
-        let violation = Violation::new(
-            Reason::TooLarge,
-            format!(
-                "record has {} bytes, the limit is {max_bytes}",
-                record.bytes.len()
-            ),
-        );
-        return Decoded {
-            record,
-            outcome: Err((violation, Hints::default())),
-        };
+        let length = record.bytes.len() as u64;
+        return too_large(record, length, max_bytes);
     }
     let outcome = envelope::decode(&record.bytes, contracts)
         .map(|e| e.map_payload(|p| record.bytes.slice_ref(p.as_bytes())));
     Decoded { record, outcome }
+}
+
+/// A record of `length` bytes over the limit: rejected as `too_large`, keeping at most
+/// [`TOO_LARGE_PREFIX`] of its bytes (a source skipping a huge line passes only its start).
+pub fn too_large(mut record: Record, length: u64, max_bytes: usize) -> Decoded {
+    let kept = record.bytes.len().min(TOO_LARGE_PREFIX);
+    record.bytes.truncate(kept);
+    let violation = Violation::new(
+        Reason::TooLarge,
+        format!(
+            "record has {length} bytes, the limit is {max_bytes}; its first {kept} bytes are kept"
+        ),
+    );
+    Decoded {
+        record,
+        outcome: Err((violation, Hints::default())),
+    }
 }
 
 /// Decodes records on two threads: decoding is the most expensive step of ingest and

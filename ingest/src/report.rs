@@ -40,6 +40,12 @@ impl Report {
         if flushed.events_version.is_some() || flushed.rejected_version.is_some() {
             self.flushes += 1;
         }
+        // Accepted when offered, then committed first by another writer.
+        let late = flushed.late.len() as u64;
+        if late > 0 {
+            self.accepted = self.accepted.saturating_sub(late);
+            *self.rejected.entry(Reason::DuplicateEventId).or_default() += late;
+        }
     }
 
     pub fn rejected_total(&self) -> u64 {

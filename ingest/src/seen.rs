@@ -5,7 +5,13 @@
 //! repeats `occurred_at`, so retries are always caught; cost: one `event_id` column read per
 //! partition touched, and 16 bytes (a 128-bit hash) per id held in memory.
 //!
-//! Invariant: a date is marked loaded only after all of its committed ids are in the set.
+//! Other writers (a second collector, a serving replica, another file) commit too. Before a
+//! commit the ingestor [catches up](Seen::catch_up): it reads the `event_id`s of the files
+//! every commit since [`Seen::synced`] added to a loaded date, so its check is exact against
+//! the table version it commits on top of.
+//!
+//! Invariant: a date is marked loaded only after all of its committed ids are in the set, and
+//! every loaded date holds at least every id committed up to version `synced`.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
@@ -14,6 +20,11 @@ use arrow::array::{AsArray, Date32Array};
 use arrow::datatypes::Date32Type;
 use datafusion::prelude::SessionContext;
 use eventlake_lake::deltalake::DeltaTable;
+use eventlake_lake::deltalake::kernel::Action;
+use eventlake_lake::deltalake::logstore::object_store::ObjectStoreExt as _;
+use eventlake_lake::deltalake::parquet::arrow::ProjectionMask;
+use eventlake_lake::deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use eventlake_lake::tables::{EVENTS_PARTITION, TableName};
 
 use crate::error::{Error, Result};
 
@@ -55,6 +66,8 @@ type Ids = HashSet<Fingerprint, BuildHasherDefault<Passthrough>>;
 pub struct Seen {
     window: i32,
     by_date: HashMap<i32, Ids>,
+    /// Every loaded date holds the ids committed up to this `bronze.events` version.
+    synced: Option<i64>,
 }
 
 impl Seen {
@@ -62,7 +75,13 @@ impl Seen {
         Self {
             window: window_days as i32,
             by_date: HashMap::new(),
+            synced: None,
         }
+    }
+
+    /// The `bronze.events` version the loaded dates are known to be complete at.
+    pub fn synced(&self) -> Option<i64> {
+        self.synced
     }
 
     /// Dates (with their window) that must be loaded before `dates` can be checked.
@@ -83,6 +102,7 @@ impl Seen {
             return Ok(());
         }
         let mut loaded: HashMap<i32, Ids> = dates.iter().map(|d| (*d, Ids::default())).collect();
+        let version = events.version().map_or(-1, |v| v as i64);
         let has_files = events
             .snapshot()
             .map(|s| s.log_data().num_files() > 0)
@@ -127,7 +147,82 @@ impl Seen {
             }
         }
         self.by_date.extend(loaded);
+        self.synced.get_or_insert(version);
         Ok(())
+    }
+
+    /// Reads the ids that commits after [`Seen::synced`], up to the version `events` is at,
+    /// added to loaded dates, and returns them as a set of their own (so the caller can tell
+    /// which of its pending ids another writer committed first). Files that only move data
+    /// (compaction) are skipped: their ids are already known.
+    pub async fn catch_up(&mut self, events: &DeltaTable) -> Result<Seen> {
+        let name = TableName::events();
+        let mut foreign = Seen::new(self.window as u32);
+        let to = events.version().map_or(-1, |v| v as i64);
+        let Some(from) = self.synced else {
+            return Ok(foreign);
+        };
+        let mut files = Vec::new();
+        for version in from + 1..=to {
+            for action in eventlake_lake::log::actions(events, &name, version as u64).await? {
+                let Action::Add(add) = action else { continue };
+                let date = add
+                    .partition_values
+                    .get(EVENTS_PARTITION)
+                    .and_then(|d| d.as_deref())
+                    .and_then(day_number);
+                if let Some(date) = date
+                    && add.data_change
+                    && self.by_date.contains_key(&date)
+                {
+                    files.push((date, add.path));
+                }
+            }
+        }
+        let store = events.log_store().object_store(None);
+        for (date, path) in files {
+            let fail = |e: String| Error::ForeignFile {
+                file: path.clone(),
+                message: e,
+            };
+            let location = eventlake_lake::deltalake::Path::from_url_path(&path)
+                .map_err(|e| fail(e.to_string()))?;
+            // One file at a time, whole: another writer's flush, bounded by its flush size.
+            let bytes = store
+                .get(&location)
+                .await
+                .map_err(|e| fail(e.to_string()))?
+                .bytes()
+                .await
+                .map_err(|e| fail(e.to_string()))?;
+            let builder =
+                ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| fail(e.to_string()))?;
+            let mask = ProjectionMask::columns(builder.parquet_schema(), ["event_id"]);
+            let batches = builder
+                .with_projection(mask)
+                .build()
+                .map_err(|e| fail(e.to_string()))?;
+            for batch in batches {
+                let batch = batch.map_err(eventlake_lake::Error::from)?;
+                let ids = arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Utf8)
+                    .map_err(eventlake_lake::Error::from)?;
+                for id in ids.as_string::<i32>().iter().flatten() {
+                    let id = fingerprint(id);
+                    self.insert(date, id);
+                    foreign.insert(date, id);
+                }
+            }
+        }
+        self.synced = Some(to.max(from));
+        Ok(foreign)
+    }
+
+    /// Notes this writer's own commit at `version`: when it landed right after the synced
+    /// version, nobody else committed in between and nothing needs reading.
+    pub fn committed(&mut self, version: i64) {
+        if self.synced == Some(version - 1) {
+            self.synced = Some(version);
+        }
     }
 
     /// Whether the id is known within the window around `date`. The window must be loaded.
@@ -158,6 +253,13 @@ impl Seen {
     }
 }
 
+/// Days since 1970-01-01 of a `YYYY-MM-DD` partition value.
+fn day_number(date: &str) -> Option<i32> {
+    let date = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?;
+    i32::try_from((date - epoch).num_days()).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +278,13 @@ mod tests {
         assert!(!seen.contains(100, fingerprint("b")));
         seen.remove(100, fingerprint("a"));
         assert!(!seen.contains(100, fingerprint("a")));
+    }
+
+    #[test]
+    fn partition_days() {
+        assert_eq!(day_number("1970-01-02"), Some(1));
+        assert_eq!(day_number("2026-03-01"), Some(20_513));
+        assert_eq!(day_number("03/01/2026"), None);
     }
 
     #[test]

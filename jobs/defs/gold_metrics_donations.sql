@@ -1,5 +1,8 @@
 -- Donations per tenant, campaign, currency and day. A new donor is one whose first gift ever
 -- (over all history, not just the window) falls on that day.
+--
+-- amount_minor is summed as DECIMAL(38, 0), exact whatever the input: DataFusion's SUM over
+-- BIGINT wraps around silently on overflow. (avg already works in DOUBLE.)
 WITH first_gift AS (
     SELECT tenant_id, subject_id, min(event_date) AS first_day
     FROM silver.donations
@@ -11,7 +14,7 @@ SELECT
     d.currency,
     d.event_date AS day,
     count(*) AS donations,
-    sum(d.amount_minor) AS amount_minor,
+    sum(CAST(d.amount_minor AS DECIMAL(38, 0))) AS amount_minor,
     CAST(avg(d.amount_minor) AS DOUBLE) AS average_minor,
     count(DISTINCT d.subject_id) AS donors,
     count(DISTINCT d.subject_id) FILTER (WHERE f.first_day = d.event_date) AS new_donors,

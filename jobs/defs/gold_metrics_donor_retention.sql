@@ -6,8 +6,11 @@
 --   recaptured  gave in the period, not in the previous one, but at some time before it
 --   lapsed      gave in the previous period but not in this one
 --   retention_rate = retained / donors of the previous period
+-- Amounts are summed as DECIMAL(38, 0) from the first CTE on, exact whatever the input:
+-- DataFusion's SUM over BIGINT wraps around silently on overflow.
 WITH gifts AS (
-    SELECT tenant_id, currency, subject_id AS donor_id, event_date, amount_minor
+    SELECT tenant_id, currency, subject_id AS donor_id, event_date,
+           CAST(amount_minor AS DECIMAL(38, 0)) AS amount_minor
     FROM silver.donations
     WHERE event_date <= {{ as_of }}
 ),

@@ -1,13 +1,20 @@
 //! The event envelope: decoding one raw record into its envelope fields and validating it,
 //! payload included, against the contracts.
 //!
+//! A record is UTF-8 JSON text whose top-level value is an object. Bytes that are not UTF-8, or
+//! text that starts as an object but is not valid JSON, are `malformed_json`; valid JSON that is
+//! not an object (an array, even one holding the eight envelope values in order, a string, a
+//! number, a boolean, `null`) is `not_an_object`.
+//!
 //! Invariant: [`decode`] either returns an [`Event`] that satisfies its contract, or a
 //! [`Violation`] with a stable reason; it never panics on any input bytes.
 
 use std::borrow::Cow;
+use std::fmt;
 
 use chrono::DateTime;
 use serde::Deserialize;
+use serde::de::{self, IgnoredAny, MapAccess, Visitor, value::MapAccessDeserializer};
 use serde_json::value::RawValue;
 
 use crate::contracts::Contracts;
@@ -52,7 +59,8 @@ impl<P> Event<P> {
     }
 }
 
-/// Envelope fields as they arrive; a JSON `null` reads as absent.
+/// Envelope fields as they arrive; a JSON `null` reads as absent. Only ever deserialised
+/// through [`EnvelopeObject`]: the derived impl alone would also accept the sequence form.
 #[derive(Deserialize)]
 struct Raw<'a> {
     #[serde(borrow)]
@@ -85,6 +93,33 @@ pub const ENVELOPE_FIELDS: [&str; 8] = [
     "payload",
 ];
 
+/// Reads the envelope from a JSON object and from nothing else. serde's derived `Deserialize`
+/// of a struct also accepts a sequence of its field values by position (`["e1",
+/// "donation.made", …]`), which is not a record; this visitor implements only `visit_map`, so
+/// any other value fails with serde's "invalid type" error, and hands the map to the derived
+/// impl (which keeps its duplicate-field check).
+struct EnvelopeObject;
+
+impl<'de> Visitor<'de> for EnvelopeObject {
+    type Value = Raw<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an event envelope object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Raw<'de>, A::Error> {
+        Raw::deserialize(MapAccessDeserializer::new(map))
+    }
+}
+
+/// Parses the envelope of a record's text: one JSON object and nothing after it.
+fn parse(text: &str) -> Result<Raw<'_>, serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let raw = de::Deserializer::deserialize_map(&mut deserializer, EnvelopeObject)?;
+    deserializer.end()?;
+    Ok(raw)
+}
+
 /// Best-effort identifiers of a record, for triage of rejects: whatever could be read.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Hints {
@@ -98,8 +133,12 @@ pub fn decode<'a>(
     bytes: &'a [u8],
     contracts: &Contracts,
 ) -> Result<Event<&'a str>, (Violation, Hints)> {
-    let raw: Raw<'a> =
-        serde_json::from_slice(bytes).map_err(|e| (not_parsed(bytes, &e), Hints::default()))?;
+    // UTF-8 is checked once, for the whole record: serde_json does not look at the bytes of
+    // the strings it skips (the values of unknown envelope fields, and every string when it
+    // only checks that text is JSON), so invalid UTF-8 there would pass or be misclassified.
+    let reject = |violation: Violation| (violation, Hints::default());
+    let text = std::str::from_utf8(bytes).map_err(|e| reject(not_utf8(bytes, &e)))?;
+    let raw = parse(text).map_err(|e| reject(not_parsed(text, e)))?;
     let hints = Hints {
         event_id: raw
             .event_id
@@ -183,16 +222,77 @@ fn check<'a>(raw: &Raw<'a>, contracts: &Contracts) -> Result<Event<&'a str>, Vio
     })
 }
 
-fn not_parsed(bytes: &[u8], error: &serde_json::Error) -> Violation {
-    let json = serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok();
-    let message = error.to_string();
-    if json && message.starts_with("duplicate field") {
-        Violation::new(Reason::MalformedJson, format!("envelope has a {message}"))
-    } else if json {
-        Violation::new(Reason::NotAnObject, "a record must be a JSON object")
+/// JSON text exchanged between systems is UTF-8 (RFC 8259 §8.1), so bytes that are not are
+/// never JSON, whatever they start with.
+fn not_utf8(bytes: &[u8], error: &std::str::Utf8Error) -> Violation {
+    let at = error.valid_up_to();
+    let what = match error.error_len() {
+        Some(_) => format!("invalid UTF-8 at byte offset {at} (0x{:02x})", bytes[at]),
+        None => format!("a UTF-8 sequence cut off by the end of the record at byte offset {at}"),
+    };
+    Violation::new(Reason::MalformedJson, format!("not valid JSON: {what}"))
+}
+
+/// Classifies text that did not parse as an envelope object. Text that starts as an object is
+/// `malformed_json` (a syntax error, a record that breaks off, a duplicate envelope field);
+/// otherwise it is `not_an_object` when it is some other valid JSON value, and `malformed_json`
+/// when it is not JSON at all.
+fn not_parsed(text: &str, error: serde_json::Error) -> Violation {
+    let error = if first_byte(text) == Some(b'{') {
+        error
     } else {
-        Violation::new(Reason::MalformedJson, format!("not valid JSON: {message}"))
+        match serde_json::from_str::<IgnoredAny>(text) {
+            Ok(_) => {
+                return Violation::new(
+                    Reason::NotAnObject,
+                    format!("a record must be a JSON object, found {}", kind(text)),
+                );
+            }
+            Err(syntax) => syntax,
+        }
+    };
+    let at = byte_offset(text, error.line(), error.column())
+        .map(|b| format!(" (byte offset {b})"))
+        .unwrap_or_default();
+    // The only data error an object can raise here is the derived impl's duplicate field.
+    let message = if error.is_data() {
+        format!("envelope has a {error}{at}")
+    } else {
+        format!("not valid JSON: {error}{at}")
+    };
+    Violation::new(Reason::MalformedJson, message)
+}
+
+/// The first byte of the text's first token. JSON whitespace is exactly space, tab, line feed
+/// and carriage return (RFC 8259 §2), the set serde_json skips (`trim_ascii_start` would also
+/// skip form feed). A byte-order mark is not whitespace: the file source drops one at the start
+/// of a file, and a record that still starts with one is not JSON.
+fn first_byte(text: &str) -> Option<u8> {
+    text.bytes()
+        .find(|&b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+}
+
+/// What kind of JSON value a valid, non-object text is, for the reject message.
+fn kind(text: &str) -> &'static str {
+    match first_byte(text) {
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        _ => "a number",
     }
+}
+
+/// The 0-based byte offset of a serde_json error position: a 1-based line, and a column that
+/// counts bytes from the start of that line up to and including the byte where the error was
+/// found. `None` when the error carries no position.
+fn byte_offset(text: &str, line: usize, column: usize) -> Option<usize> {
+    let line_start = match line {
+        0 => return None,
+        1 => 0,
+        _ => text.match_indices('\n').nth(line - 2)?.0 + 1,
+    };
+    Some(line_start + column.saturating_sub(1))
 }
 
 fn string(v: &RawValue) -> Result<Cow<'_, str>, serde_json::Error> {
@@ -328,6 +428,102 @@ mod tests {
         let mut e = event();
         e["event_id"] = json!("");
         assert_eq!(reason_of(&e), Reason::OutOfRange);
+    }
+
+    #[test]
+    fn a_record_must_be_a_json_object() {
+        let c = contracts();
+        let reason = |record: &[u8]| decode(record, &c).unwrap_err().0.reason;
+        // serde's sequence form of the envelope struct: the eight values by position.
+        let by_position: &[u8] =
+            br#"["e1","room.created","chat","t1","u1","2026-01-02T03:04:05Z",1,{"room_id":"r1"}]"#;
+        let (violation, hints) = decode(by_position, &c).unwrap_err();
+        assert_eq!(violation.reason, Reason::NotAnObject, "{violation}");
+        assert!(violation.message.contains("an array"), "{violation}");
+        assert_eq!(hints, Hints::default());
+        for record in [
+            &b"\"x\""[..],
+            b"1",
+            b"-2.5e3",
+            b"null",
+            b"true",
+            b" \r\n[]\t",
+        ] {
+            let text = String::from_utf8_lossy(record);
+            assert_eq!(reason(record), Reason::NotAnObject, "{text}");
+        }
+        // Not JSON at all, whatever the first token, is malformed; so is an object preceded by
+        // a byte-order mark or a form feed (neither is JSON whitespace).
+        for record in [
+            &b"[1,"[..],
+            b"",
+            b"nul",
+            b"\xEF\xBB\xBF{}",
+            b"\x0C{}",
+            b"{} {}",
+        ] {
+            let text = String::from_utf8_lossy(record);
+            assert_eq!(reason(record), Reason::MalformedJson, "{text}");
+        }
+        let mut padded = b" \t\r\n".to_vec();
+        padded.extend(serde_json::to_vec(&event()).unwrap());
+        padded.extend(b"\n ");
+        assert_eq!(decode(&padded, &c).unwrap().event_id, "e1");
+    }
+
+    #[test]
+    fn invalid_utf8_in_an_object_is_malformed_json_with_its_offset() {
+        let c = contracts();
+        let (violation, hints) = decode(b"{\"event_id\":\"\xffe1\"}", &c).unwrap_err();
+        assert_eq!(violation.reason, Reason::MalformedJson, "{violation}");
+        assert!(violation.message.contains("byte offset 13"), "{violation}");
+        assert_eq!(hints, Hints::default());
+        // Anywhere in an otherwise valid event: an envelope value, the payload, a field the
+        // envelope ignores, a sequence cut off at the end.
+        let valid = serde_json::to_vec(&event()).unwrap();
+        let mut extra = event();
+        extra["note"] = json!("n");
+        let extra = serde_json::to_vec(&extra).unwrap();
+        for (record, needle) in [(&valid, "\"e1\""), (&valid, "\"r1\""), (&extra, "\"n\"")] {
+            let at = record
+                .windows(needle.len())
+                .position(|w| w == needle.as_bytes())
+                .unwrap()
+                + 1;
+            let mut bad = record.clone();
+            bad.insert(at, 0xff);
+            let (violation, _) = decode(&bad, &c).unwrap_err();
+            assert_eq!(
+                violation.reason,
+                Reason::MalformedJson,
+                "{needle}: {violation}"
+            );
+            assert!(
+                violation
+                    .message
+                    .contains(&format!("byte offset {at} (0xff)")),
+                "{needle}: {violation}"
+            );
+        }
+        let mut cut = valid;
+        cut.push("é".as_bytes()[0]);
+        let (violation, _) = decode(&cut, &c).unwrap_err();
+        assert_eq!(violation.reason, Reason::MalformedJson, "{violation}");
+        assert!(violation.message.contains("cut off"), "{violation}");
+    }
+
+    #[test]
+    fn malformed_objects_say_where() {
+        let c = contracts();
+        let (violation, _) = decode(b"{\"event_id\" 1}", &c).unwrap_err();
+        assert_eq!(violation.reason, Reason::MalformedJson);
+        assert!(violation.message.contains("byte offset 12"), "{violation}");
+        let (violation, _) = decode(b"{\n\"a\": 1,\n\"b\" 2}", &c).unwrap_err();
+        assert!(violation.message.contains("byte offset 14"), "{violation}");
+        let twice = br#"{"event_id":"e1","event_id":"e2"}"#;
+        let (violation, _) = decode(twice, &c).unwrap_err();
+        assert_eq!(violation.reason, Reason::MalformedJson);
+        assert!(violation.message.contains("duplicate field"), "{violation}");
     }
 
     #[test]

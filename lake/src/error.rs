@@ -32,6 +32,16 @@ pub enum Error {
         source: Box<deltalake::DeltaTableError>,
     },
 
+    #[error(
+        "damaged Delta log of {table}: {file} {reason}; restore the file (from a backup or the \
+         bucket's object versions) before this table is read or written again"
+    )]
+    DamagedLog {
+        table: String,
+        file: String,
+        reason: String,
+    },
+
     #[error("object store at {uri}: {source}")]
     Storage {
         uri: String,

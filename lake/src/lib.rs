@@ -6,6 +6,7 @@ pub mod config;
 pub mod contracts;
 pub mod envelope;
 pub mod error;
+pub mod log;
 pub mod query;
 pub mod reason;
 pub mod storage;

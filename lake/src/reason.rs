@@ -6,9 +6,12 @@ use std::fmt;
 /// Why a record was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Reason {
-    /// The bytes are not JSON (or not UTF-8).
+    /// The bytes are not UTF-8, or not JSON: anything that starts as an object but does not
+    /// parse as one (cut off, a syntax error, a duplicate envelope field), and any text that
+    /// is no JSON value at all. The message gives the byte offset where it went wrong.
     MalformedJson,
-    /// Valid JSON, but not an object.
+    /// Valid JSON, but not an object: an array (an array of the envelope's values in order
+    /// too), a string, a number, a boolean or `null`.
     NotAnObject,
     /// A required envelope or payload field is absent or null.
     MissingField,

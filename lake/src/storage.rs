@@ -2,7 +2,8 @@
 //! `s3://bucket/prefix`. Every table is `<root>/<layer>/<name>`, a Delta table.
 //!
 //! Invariant: all access goes through `deltalake`/`object_store`, so a local lake and an S3
-//! lake behave the same; a table is created at most once even when two processes race.
+//! lake behave the same; a table is created at most once, at version 0, even when two
+//! processes race, and no table is opened over a damaged log ([`crate::log`]).
 
 use std::path::Path;
 use std::sync::{Arc, Once};
@@ -10,6 +11,7 @@ use std::sync::{Arc, Once};
 use arrow::datatypes::Schema;
 use deltalake::kernel::StructType;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::kernel::transaction::CommitProperties;
 use deltalake::logstore::{StorageConfig, logstore_for};
 use deltalake::{DeltaTable, DeltaTableError, ObjectStore};
 use url::Url;
@@ -66,12 +68,14 @@ impl Lake {
             .expect("layer and name are plain path segments")
     }
 
-    /// Opens an existing table at its latest version.
+    /// Opens an existing table at its latest version, refusing a damaged log.
     pub async fn open(&self, table: &TableName) -> Result<DeltaTable> {
         let url = self.table_url(table);
-        deltalake::open_table(url)
+        let delta = deltalake::open_table(url)
             .await
-            .map_err(|e| Error::delta(table, e))
+            .map_err(|e| Error::delta(table, e))?;
+        crate::log::verify(&delta, table, None).await?;
+        Ok(delta)
     }
 
     /// Opens a table, creating it with `schema` and `partitions` if it does not exist yet.
@@ -91,6 +95,7 @@ impl Lake {
             .await
             .map_err(|e| Error::delta(table, e))?;
         if delta.version().is_some() {
+            crate::log::verify(&delta, table, None).await?;
             return Ok(delta);
         }
         let columns: StructType = schema
@@ -103,15 +108,19 @@ impl Lake {
             .with_columns(columns.fields().cloned())
             .with_partition_columns(partitions.iter().copied())
             .with_configuration_property(deltalake::TableProperty::AppendOnly, Some("false"))
+            // Version 0 or nothing: a creation that lost the race must not land later in the
+            // log, where its metadata would conflict with every concurrent writer's commit.
+            .with_commit_properties(CommitProperties::default().with_max_retries(0))
             .await;
         match created {
             Ok(created) => Ok(created),
             // Another process may have created it first; if not, the creation error is the
             // one that explains what went wrong.
-            Err(create_error) => self
-                .open(table)
-                .await
-                .map_err(|_| Error::delta(table, create_error)),
+            Err(create_error) => match self.open(table).await {
+                Ok(delta) => Ok(delta),
+                Err(damaged @ Error::DamagedLog { .. }) => Err(damaged),
+                Err(_) => Err(Error::delta(table, create_error)),
+            },
         }
     }
 
@@ -208,6 +217,60 @@ mod tests {
     fn s3_urls_are_kept() {
         let lake = Lake::new("s3://bucket/prefix").unwrap();
         assert_eq!(lake.root().as_str(), "s3://bucket/prefix/");
+    }
+
+    /// Racing creators: every one gets the table, only version 0 carries metadata, and every
+    /// racer's first append commits (a creation landing later would fail them with "Metadata
+    /// changed since last commit").
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn racing_creations_make_one_table_and_every_writer_commits() {
+        use arrow::array::{Int64Array, RecordBatch};
+        use arrow::datatypes::{DataType, Field};
+
+        for round in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            let lake = Lake::new(dir.path().to_str().unwrap()).unwrap();
+            let name = TableName::new("ops", "raced").unwrap();
+            let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
+            let racers = (0..6).map(|i| {
+                let (lake, name, schema) = (lake.clone(), name.clone(), schema.clone());
+                tokio::spawn(async move {
+                    let delta = lake.open_or_create(&name, &schema, &[], "race").await?;
+                    let batch =
+                        RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![i]))])
+                            .unwrap();
+                    delta
+                        .write(vec![batch])
+                        .await
+                        .map_err(|e| Error::delta(&name, e))?;
+                    Ok::<_, Error>(())
+                })
+            });
+            for racer in futures::future::join_all(racers).await {
+                racer
+                    .unwrap()
+                    .unwrap_or_else(|e| panic!("round {round}: {e}"));
+            }
+            let log = dir.path().join("ops/raced/_delta_log");
+            let mut with_metadata = Vec::new();
+            for entry in std::fs::read_dir(&log).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_some_and(|e| e == "json")
+                    && std::fs::read_to_string(&path)
+                        .unwrap()
+                        .contains("\"metaData\"")
+                {
+                    with_metadata.push(path.file_name().unwrap().to_owned());
+                }
+            }
+            assert_eq!(
+                with_metadata,
+                ["00000000000000000000.json"],
+                "round {round}"
+            );
+            let delta = lake.open(&name).await.unwrap();
+            assert_eq!(delta.version(), Some(6), "round {round}");
+        }
     }
 
     #[test]

@@ -93,8 +93,10 @@ pub struct AppState {
     pub budgets: Arc<Budgets>,
     pub collector: Option<Collector>,
     pub stats: Stats,
-    /// Whether the last look at the lake's table versions succeeded.
-    pub lake_ok: AtomicBool,
+    /// What `/v1/ready` answers: whether the last poll left the snapshot current (it read the
+    /// lake's versions and the snapshot is at them). False from a failed read or load until
+    /// a poll succeeds; see [`refresh`].
+    pub ready: AtomicBool,
     /// Set when the server stops: WebSocket connections close.
     closing: watch::Sender<bool>,
 }
@@ -117,7 +119,7 @@ impl AppState {
             config,
             collector,
             stats: Stats::default(),
-            lake_ok: AtomicBool::new(true),
+            ready: AtomicBool::new(true),
             closing: watch::Sender::new(false),
         })
     }

@@ -13,6 +13,7 @@ use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
+use eventlake_ingest::source::http::limits;
 
 use crate::AppState;
 use crate::snapshot::Snapshot;
@@ -166,26 +167,23 @@ pub async fn middleware(
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     req.extensions_mut().insert(RequestId(id.clone()));
-    let mut response = match tokio::time::timeout(state.config.request_timeout, next.run(req)).await
-    {
-        Ok(response) => response,
-        Err(_) => {
-            let meta = crate::envelope::Meta {
-                request_id: id.clone(),
-                snapshot_version: state.current().version().to_owned(),
-            };
-            let message = format!(
-                "the request took longer than {} ms",
-                state.config.request_timeout.as_millis()
-            );
-            let e = crate::error::ApiError::coded(
-                axum::http::StatusCode::REQUEST_TIMEOUT,
-                "TIMEOUT",
-                message,
-            );
-            crate::envelope::fail(&meta, e)
-        }
+    // The same deadline as the collector's (`ingest http`): the handler reads the body
+    // inside it, so a body that never ends is cut too.
+    let limit = state.config.request_timeout;
+    let timed_out = || {
+        let meta = crate::envelope::Meta {
+            request_id: id.clone(),
+            snapshot_version: state.current().version().to_owned(),
+        };
+        let message = format!("the request took longer than {} ms", limit.as_millis());
+        let e = crate::error::ApiError::coded(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            "TIMEOUT",
+            message,
+        );
+        crate::envelope::fail(&meta, e)
     };
+    let mut response = limits::within(limit, next.run(req), timed_out).await;
     let micros = started.elapsed().as_micros() as u64;
     let status = response.status().as_u16();
     state.stats.record(status, micros);

@@ -2,7 +2,15 @@
 //! loads a new snapshot beside the old one and swaps it in whole.
 //!
 //! Invariant: requests keep reading the old snapshot until the new one is complete; a failed
-//! load is logged and retried at the next tick, never half-applied.
+//! load is logged and retried at the next tick, never half-applied. The tick compares the
+//! lake's versions with the versions of the snapshot being served, never with versions it
+//! merely saw, so a failed load leaves them different and the next tick loads again even
+//! when nothing was committed since.
+//!
+//! Readiness is the outcome of the last tick: ready when it read the versions and the
+//! snapshot is at them (it already was, or the load it just swapped in is). A failed read or
+//! load makes the server not ready, from that tick until one succeeds; it is never marked
+//! ready before a load has succeeded.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -29,30 +37,31 @@ pub async fn versions(
     Ok(out)
 }
 
-/// Loads a new snapshot when a table's version moved; says whether it swapped.
+/// Loads a new snapshot when a table's version moved and sets readiness from the outcome;
+/// says whether it swapped.
 pub async fn tick(lake: &Lake, state: &AppState) -> bool {
-    match versions(lake).await {
-        Ok(now) => {
-            state.lake_ok.store(true, Ordering::Relaxed);
-            if now == state.current().versions {
-                return false;
-            }
-            match snapshot::load(lake).await {
-                Ok(next) => {
-                    tracing::info!(version = %next.version(), bytes = next.bytes, "snapshot swapped");
-                    state.swap(next);
-                    true
-                }
-                Err(e) => {
-                    state.lake_ok.store(false, Ordering::Relaxed);
-                    tracing::warn!(error = %e, "snapshot load failed; keeping the old one");
-                    false
-                }
-            }
+    let now = match versions(lake).await {
+        Ok(now) => now,
+        Err(e) => {
+            state.ready.store(false, Ordering::Relaxed);
+            tracing::warn!(error = %e, "cannot read gold table versions");
+            return false;
+        }
+    };
+    if now == state.current().versions {
+        state.ready.store(true, Ordering::Relaxed);
+        return false;
+    }
+    match snapshot::load(lake).await {
+        Ok(next) => {
+            tracing::info!(version = %next.version(), bytes = next.bytes, "snapshot swapped");
+            state.swap(next);
+            state.ready.store(true, Ordering::Relaxed);
+            true
         }
         Err(e) => {
-            state.lake_ok.store(false, Ordering::Relaxed);
-            tracing::warn!(error = %e, "cannot read gold table versions");
+            state.ready.store(false, Ordering::Relaxed);
+            tracing::warn!(error = %e, "snapshot load failed; keeping the old one");
             false
         }
     }

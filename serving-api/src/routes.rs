@@ -121,14 +121,17 @@ async fn health(public: Public) -> Response {
 
 #[utoipa::path(get, path = "/v1/ready", tag = "system",
     responses((status = 200, description = "Serving a snapshot and reaching the lake", body = openapi::Reply),
-              (status = 503, description = "The lake could not be read at the last poll", body = openapi::Reply)))]
+              (status = 503, description = "The last poll could not read the lake or load its new versions; the previous snapshot is still served", body = openapi::Reply)))]
 async fn ready(State(state): State<Arc<AppState>>, public: Public) -> Response {
-    if state.lake_ok.load(Ordering::Relaxed) {
+    if state.ready.load(Ordering::Relaxed) {
         envelope::ok(&public.meta, "{\"ready\":true}", None)
     } else {
         envelope::fail(
             &public.meta,
-            ApiError::unavailable("the lake could not be read at the last poll"),
+            ApiError::unavailable(
+                "the last poll could not read the lake or load its new versions; \
+                 the previous snapshot is still served",
+            ),
         )
     }
 }

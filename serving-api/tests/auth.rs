@@ -36,7 +36,14 @@ fn bad_tokens() -> Vec<(&'static str, Option<String>)> {
         let claims: serde_json::Value = serde_json::from_str(&payload).unwrap();
         jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(secret)).unwrap()
     };
-    let no_tenant = serde_json::json!({"sub": "u", "exp": chrono::Utc::now().timestamp() + 600});
+    let signed = |claims: &serde_json::Value| {
+        let key = jsonwebtoken::EncodingKey::from_secret(SECRET);
+        let token = jsonwebtoken::encode(&jsonwebtoken::Header::default(), claims, &key).unwrap();
+        Some(format!("Bearer {token}"))
+    };
+    let now = chrono::Utc::now().timestamp();
+    let no_tenant = serde_json::json!({"sub": "u", "exp": now + 600});
+    let early = serde_json::json!({"sub": "u", "tenant_id": "tenant-a", "exp": now + 7200, "nbf": now + 3600});
     vec![
         ("missing", None),
         ("not bearer", Some("Basic abc".into())),
@@ -71,18 +78,8 @@ fn bad_tokens() -> Vec<(&'static str, Option<String>)> {
                 hs(r#"{"alg":"HS512","typ":"JWT"}"#, SECRET)
             )),
         ),
-        (
-            "no tenant",
-            Some(format!(
-                "Bearer {}",
-                jsonwebtoken::encode(
-                    &jsonwebtoken::Header::default(),
-                    &no_tenant,
-                    &jsonwebtoken::EncodingKey::from_secret(SECRET)
-                )
-                .unwrap()
-            )),
-        ),
+        ("no tenant", signed(&no_tenant)),
+        ("nbf an hour ahead", signed(&early)),
     ]
 }
 
@@ -438,26 +435,142 @@ async fn jwks_server() -> String {
     format!("http://{addr}/jwks.json")
 }
 
+/// An RS256 token signed with the key `jwks.json` publishes, naming `kid`.
+fn rs256(kid: &str, claims: &serde_json::Value) -> String {
+    let key =
+        jsonwebtoken::EncodingKey::from_rsa_pem(include_bytes!("fixtures/rs256-test-key.pem"))
+            .unwrap();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some(kid.into());
+    jsonwebtoken::encode(&header, claims, &key).unwrap()
+}
+
+const ISSUER: &str = "https://issuer.test";
+const AUDIENCE: &str = "eventlake-test";
+
+/// A server as `serve --jwks-url --issuer --audience` runs it: RS256 from the test JWKS,
+/// [`ISSUER`] and [`AUDIENCE`] configured, the collector mounted.
+async fn strict_server(lake: &eventlake_lake::Lake) -> String {
+    let auth = Auth::rs256(&jwks_server().await, Some(ISSUER), Some(AUDIENCE))
+        .await
+        .unwrap();
+    start(lake, auth, unlimited(), true).await.0
+}
+
+/// Cognito-style claims of `tenant` that [`strict_server`] accepts: the configured `iss` and
+/// `aud`, in force since an hour ago (`nbf`) and for ten more minutes.
+fn strict_claims(tenant: &str) -> serde_json::Value {
+    let now = chrono::Utc::now().timestamp();
+    serde_json::json!({"sub": "u", "custom:tenant_id": tenant, "exp": now + 600, "nbf": now - 3600, "iss": ISSUER, "aud": AUDIENCE})
+}
+
+#[tokio::test]
+async fn tokens_without_the_configured_iss_or_aud_or_before_their_nbf_are_401_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = fixture(dir.path()).await;
+    let base = strict_server(&lake).await;
+    let good = strict_claims("tenant-a");
+    let without = |claim: &str| {
+        let mut claims = good.clone();
+        claims.as_object_mut().unwrap().remove(claim);
+        claims
+    };
+    let mut early = good.clone();
+    let now = chrono::Utc::now().timestamp();
+    early["nbf"] = (now + 3600).into();
+    early["exp"] = (now + 7200).into();
+    let refused = [
+        ("no iss", without("iss"), "token has no iss claim"),
+        ("no aud", without("aud"), "token has no aud claim"),
+        (
+            "nbf an hour ahead",
+            early,
+            "token is not valid yet (its nbf is in the future)",
+        ),
+    ];
+    for (name, claims, message) in refused {
+        let token = rs256("test-key-1", &claims);
+        let authorization = format!("Bearer {token}");
+        for (method, path) in [
+            ("GET", "/v1/opportunities/opp-a/matches"),
+            ("POST", "/v1/events"),
+            ("GET", "/v1/ws"),
+        ] {
+            // Twice: a refused token is not remembered as verified either.
+            for _ in 0..2 {
+                let a = call(
+                    method,
+                    &base,
+                    path,
+                    Some(&authorization),
+                    Some(String::new()),
+                )
+                .await;
+                assert_eq!(a.status, 401, "{name} on {method} {path}: {}", a.body);
+                assert_eq!(a.body["success"], false);
+                assert_eq!(a.body["errors"][0]["code"], "UNAUTHENTICATED", "{name}");
+                assert_eq!(a.body["errors"][0]["message"], message, "{name} on {path}");
+            }
+        }
+        // A real upgrade, with the token where browsers put it.
+        let url = format!("{}/v1/ws?access_token={token}", base.replace("http", "ws"));
+        match tokio_tungstenite::connect_async(url).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status().as_u16(), 401, "{name}");
+            }
+            other => panic!("{name}: the upgrade was not refused: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_token_past_its_nbf_with_the_configured_iss_and_aud_is_served_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = fixture(dir.path()).await;
+    let base = strict_server(&lake).await;
+    let token = rs256("test-key-1", &strict_claims("tenant-a"));
+    // Twice: verified, then remembered.
+    for _ in 0..2 {
+        let a = get(
+            &base,
+            "/v1/opportunities/opp-a/matches",
+            Some(&format!("Bearer {token}")),
+        )
+        .await;
+        assert_eq!(a.status, 200, "{}", a.body);
+    }
+    let url = format!("{}/v1/ws?access_token={token}", base.replace("http", "ws"));
+    let (_socket, response) = tokio_tungstenite::connect_async(url).await.unwrap();
+    assert_eq!(response.status().as_u16(), 101);
+    let config = eventlake_workload::WorkloadConfig {
+        events: 50,
+        bad_ratio: 0.0,
+        ..Default::default()
+    };
+    let line = eventlake_workload::Workload::new(config).next().unwrap();
+    let event: serde_json::Value = serde_json::from_slice(&line.bytes).unwrap();
+    let tenant = event["tenant_id"].as_str().unwrap();
+    let token = rs256("test-key-1", &strict_claims(tenant));
+    let posted = call(
+        "POST",
+        &base,
+        "/v1/events",
+        Some(&format!("Bearer {token}")),
+        Some(event.to_string()),
+    )
+    .await;
+    assert_eq!(posted.status, 200, "{}", posted.body);
+    assert_eq!(posted.body["data"]["accepted"].as_u64(), Some(1));
+}
+
 #[tokio::test]
 async fn rs256_tokens_verify_against_the_jwks_and_nothing_else_does() {
     let dir = tempfile::tempdir().unwrap();
     let lake = fixture(dir.path()).await;
     let url = jwks_server().await;
-    let auth = Auth::rs256(&url, Some("https://issuer.test"), None)
-        .await
-        .unwrap();
+    let auth = Auth::rs256(&url, Some(ISSUER), None).await.unwrap();
     let (base, _) = start(&lake, auth, unlimited(), false).await;
-    let key =
-        jsonwebtoken::EncodingKey::from_rsa_pem(include_bytes!("fixtures/rs256-test-key.pem"))
-            .unwrap();
-    let rs = |kid: &str, claims: serde_json::Value| {
-        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
-        header.kid = Some(kid.into());
-        format!(
-            "Bearer {}",
-            jsonwebtoken::encode(&header, &claims, &key).unwrap()
-        )
-    };
+    let rs = |kid: &str, claims: serde_json::Value| format!("Bearer {}", rs256(kid, &claims));
     let exp = chrono::Utc::now().timestamp() + 600;
     // Cognito's claim names: custom:tenant_id and cognito:groups.
     let cognito = serde_json::json!({"sub": "u", "custom:tenant_id": "tenant-a", "cognito:groups": ["analyst"], "exp": exp, "iss": "https://issuer.test"});

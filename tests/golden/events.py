@@ -74,10 +74,15 @@ for day, subject in [("2026-03-01", "x"), ("2026-03-08", "x"), ("2026-03-02", "y
 gift(T, "p", "2026-03-08", 1500, campaign="spring")
 gift(T, "q", "2026-03-08", 500, campaign="spring")
 gift(T, "p", "2026-03-09", 1000, campaign="spring")
-for i, (status, latency) in enumerate([(200, 10.0), (200, 20.0), (500, 30.0), (404, 40.0)]):
-    event(T, "api.request", "key-1", f"2026-03-08T10:{i:02d}:00Z", {
-        "request_id": f"r{i}", "route": "/v1/things", "method": "GET", "status": status,
-        "latency_ms": latency, "tier": "pro", "api_key_id": "key-1"}, "saas")
+# Two responses at the contract's maximum of 5 GiB, one without a body size: bytes_out sums to
+# 10 GiB + 120 exactly.
+for i, (status, latency, size) in enumerate([(200, 10.0, 5368709120), (200, 20.0, 5368709120),
+                                             (500, 30.0, None), (404, 40.0, 120)]):
+    payload = {"request_id": f"r{i}", "route": "/v1/things", "method": "GET", "status": status,
+               "latency_ms": latency, "tier": "pro", "api_key_id": "key-1"}
+    if size is not None:
+        payload["bytes_out"] = size
+    event(T, "api.request", "key-1", f"2026-03-08T10:{i:02d}:00Z", payload, "saas")
 
 for e in events:
     print(json.dumps(e, separators=(",", ":")))

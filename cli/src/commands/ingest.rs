@@ -127,10 +127,20 @@ pub async fn kinesis(ctx: &Context, args: &KinesisArgs) -> Result<()> {
 }
 
 pub async fn http(ctx: &Context, args: &HttpArgs) -> Result<()> {
+    anyhow::ensure!(
+        args.request_timeout_ms > 0,
+        "--request-timeout-ms must be at least 1"
+    );
+    anyhow::ensure!(
+        args.max_connections > 0,
+        "--max-connections must be at least 1"
+    );
     let lake = ctx.lake()?;
     let config = http_config(ctx, &args.flush);
     let http_config = HttpConfig {
         max_body_bytes: args.max_body_bytes,
+        request_timeout: std::time::Duration::from_millis(args.request_timeout_ms),
+        max_connections: args.max_connections,
     };
     let listener = eventlake_ingest::error::listen(args.listen).await?;
     http::serve(&lake, listener, config, http_config, shutdown_signal()).await?;

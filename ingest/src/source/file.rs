@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
 use crate::ingestor::Ingestor;
-use crate::record::{Decoded, Record, decode_all};
+use crate::record::{Decoded, Record, TOO_LARGE_PREFIX, decode_all, too_large};
 use crate::report::Report;
 
 /// Checkpoint key of file sources.
@@ -183,8 +183,27 @@ fn open(input: &FileInput, offset: i64) -> Result<(Reader, Option<u64>)> {
     }
 }
 
+/// A line longer than the record limit, being skipped to its newline: where it starts, its
+/// first bytes and its length so far.
+struct Skipping {
+    start: u64,
+    prefix: Vec<u8>,
+    length: u64,
+}
+
+impl Skipping {
+    fn take(&mut self, bytes: &[u8]) {
+        let room = TOO_LARGE_PREFIX.saturating_sub(self.prefix.len());
+        self.prefix
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
+        self.length += bytes.len() as u64;
+    }
+}
+
 /// Reads chunks, splits them into lines and decodes each; runs on a blocking thread so
-/// decoding overlaps with buffering and committing.
+/// decoding overlaps with buffering and committing. Memory stays bounded whatever the input:
+/// a line that grows past `max_bytes` without a newline is skipped to its newline (or the end
+/// of the input), keeping only its first bytes, and becomes one `too_large` reject.
 fn split_and_decode(
     mut reader: Reader,
     mut offset: u64,
@@ -193,7 +212,9 @@ fn split_and_decode(
     tx: &mpsc::Sender<std::io::Result<(Vec<Decoded>, u64)>>,
 ) {
     let key: Arc<str> = Arc::from(KEY);
+    // `carry` holds the input from `offset` on: never a complete line between two reads.
     let mut carry = BytesMut::new();
+    let mut skipping: Option<Skipping> = None;
     loop {
         let start = carry.len();
         carry.resize(start + CHUNK, 0);
@@ -210,6 +231,30 @@ fn split_and_decode(
         };
         carry.truncate(start + n);
         let eof = n == 0;
+        // Only the bytes just read can hold the newline that ends the line in progress.
+        let mut scan = start;
+        if let Some(skip) = skipping.as_mut() {
+            let newline = memchr::memchr(b'\n', &carry);
+            let end = newline.map_or(carry.len(), |i| i + 1);
+            skip.take(&carry[..newline.unwrap_or(end)]);
+            offset += end as u64;
+            let _ = carry.split_to(end);
+            if newline.is_none() && !eof {
+                continue;
+            }
+            let skipped = std::mem::take(&mut skipping).expect("skipping");
+            let record = Record {
+                bytes: Bytes::from(skipped.prefix),
+                key: key.clone(),
+                seq: Some(offset as i64),
+                position: skipped.start.to_string(),
+            };
+            let decoded = vec![too_large(record, skipped.length, max_bytes)];
+            if tx.blocking_send(Ok((decoded, offset))).is_err() || (eof && carry.is_empty()) {
+                return;
+            }
+            scan = 0;
+        }
         let complete = if eof {
             // A last line without a newline may still be being written: take it only if it
             // is a whole JSON value, otherwise leave it for the next run.
@@ -229,8 +274,21 @@ fn split_and_decode(
                 tail
             }
         } else {
-            match memchr::memrchr(b'\n', &carry) {
-                Some(i) => i + 1,
+            match memchr::memrchr(b'\n', &carry[scan..]) {
+                Some(i) => scan + i + 1,
+                None if carry.len() > max_bytes => {
+                    // The line in progress is already over the limit: skip the rest of it.
+                    let mut skip = Skipping {
+                        start: offset,
+                        prefix: Vec::new(),
+                        length: 0,
+                    };
+                    skip.take(&carry);
+                    offset += carry.len() as u64;
+                    carry.clear();
+                    skipping = Some(skip);
+                    continue;
+                }
                 None => continue,
             }
         };
@@ -273,4 +331,72 @@ fn split_and_decode(
 /// Whether `path` names standard input.
 pub fn is_stdin(path: &Path) -> bool {
     path.as_os_str() == "-"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn event(i: usize) -> String {
+        format!(
+            "{{\"event_id\":\"e{i}\",\"event_type\":\"user.joined\",\"source\":\"chat\",\"tenant_id\":\"t\",\
+             \"subject_id\":\"u{i}\",\"occurred_at\":\"2026-03-01T10:00:00Z\",\"schema_version\":1,\
+             \"payload\":{{\"room_id\":\"r\",\"user_id\":\"u{i}\"}}}}\n"
+        )
+    }
+
+    /// Lines far over the limit, terminated or at the end of the input, are skipped in
+    /// bounded memory: each is one `too_large` reject keeping only its first bytes, and the
+    /// lines around them land.
+    #[tokio::test]
+    async fn lines_over_the_limit_become_one_bounded_reject_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::new(dir.path().join("lake").to_str().unwrap()).unwrap();
+        let path = dir.path().join("in.ndjson");
+        let mut file = std::fs::File::create(&path).unwrap();
+        let huge = vec![b'x'; 3 * CHUNK + 17];
+        file.write_all(event(1).as_bytes()).unwrap();
+        file.write_all(&huge).unwrap();
+        file.write_all(b"\n").unwrap();
+        file.write_all(event(2).as_bytes()).unwrap();
+        file.write_all(&huge).unwrap(); // unterminated, at the end
+        drop(file);
+        let config = IngestConfig {
+            max_record_bytes: 1024,
+            ..IngestConfig::default()
+        };
+        let input = FileInput {
+            path: Some(path.clone()),
+            source_id: None,
+        };
+        let report = ingest(&lake, &input, config.clone(), |_| {}).await.unwrap();
+        assert_eq!(report.accepted, 2, "{report:?}");
+        assert_eq!(
+            report.rejected.get(&eventlake_lake::Reason::TooLarge),
+            Some(&2)
+        );
+        assert_eq!(report.bytes, std::fs::metadata(&path).unwrap().len());
+
+        let ctx = eventlake_lake::query::session(&lake).await.unwrap();
+        let rows = ctx
+            .sql("SELECT octet_length(CAST(raw AS VARCHAR)) AS kept, message FROM bronze.events_rejected ORDER BY source_position")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let text = arrow::util::pretty::pretty_format_batches(&rows)
+            .unwrap()
+            .to_string();
+        assert!(
+            text.contains(&format!("record has {} bytes", huge.len())),
+            "{text}"
+        );
+        assert!(text.contains(&TOO_LARGE_PREFIX.to_string()), "{text}");
+
+        // Finished: a second run reads nothing more.
+        let again = ingest(&lake, &input, config, |_| {}).await.unwrap();
+        assert_eq!(again.offered, 0, "{again:?}");
+    }
 }

@@ -6,13 +6,22 @@
 //! again; those already committed come back as `duplicate`, which means "stored".
 //!
 //! Invariant: a record reported `accepted` or `duplicate` is in `bronze.events`; one reported
-//! `rejected` is in `bronze.events_rejected`; one reported `retry` is in neither.
+//! `rejected` is in `bronze.events_rejected`; one reported `retry` is in neither. A request cut
+//! at the deadline (408) may or may not have been stored: sent again, its stored records come
+//! back as `duplicate`.
+//!
+//! The collector has no auth, so [`limits`] bounds what one client can hold: open
+//! connections, and the time a request (its body included) may take.
+
+pub mod limits;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -69,12 +78,20 @@ pub struct Collector {
 pub struct HttpConfig {
     /// Largest accepted request body; larger ones get 413.
     pub max_body_bytes: usize,
+    /// A request not answered within this, the upload of its body included, gets 408 and its
+    /// connection is closed; so is a connection whose next request headers take longer.
+    pub request_timeout: Duration,
+    /// Connections open at once (at least one); more wait unaccepted until one closes.
+    pub max_connections: usize,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             max_body_bytes: 16 * 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            // Well below the usual soft limit of 1024 open files, which the lake's files share.
+            max_connections: 256,
         }
     }
 }
@@ -99,17 +116,49 @@ impl Collector {
         ))
     }
 
-    /// The collector's routes (`POST /v1/events`).
+    /// The collector's routes (`POST /v1/events`), each request cut at
+    /// `config.request_timeout`.
     pub fn router(self, config: &HttpConfig) -> Router {
+        let deadline = (self.clone(), config.request_timeout);
         Router::new()
             .route("/v1/events", post(post_events))
             .layer(DefaultBodyLimit::max(config.max_body_bytes))
+            .layer(axum::middleware::from_fn_with_state(deadline, in_time))
             .with_state(self)
+    }
+
+    /// A fresh id for a request's answer and its records' positions.
+    fn request_id(&self) -> String {
+        let n = self.requests.fetch_add(1, Ordering::Relaxed);
+        format!("req-{}-{n}", std::process::id())
     }
 }
 
+/// Answers 408 `TIMEOUT` when the request, reading its body included, takes longer than
+/// the limit.
+async fn in_time(
+    State((collector, limit)): State<(Collector, Duration)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    limits::within(limit, next.run(req), || {
+        let message = format!("the request took longer than {} ms", limit.as_millis());
+        reply::<Summary>(
+            StatusCode::REQUEST_TIMEOUT,
+            collector.request_id(),
+            None,
+            vec![ErrorBody {
+                code: "TIMEOUT",
+                message,
+            }],
+        )
+    })
+    .await
+}
+
 /// Serves the collector on `listener` until `shutdown` resolves, then flushes what is
-/// buffered and answers every waiting request before returning.
+/// buffered and answers every waiting request before returning. Connections and request
+/// times are bounded by `http` (see [`limits`]).
 pub async fn serve(
     lake: &Lake,
     listener: tokio::net::TcpListener,
@@ -119,12 +168,23 @@ pub async fn serve(
 ) -> Result<()> {
     let (collector, task) = Collector::start(lake, ingest).await?;
     let addr = listener.local_addr().ok();
-    tracing::info!(addr = ?addr, "collecting events over HTTP");
+    tracing::info!(
+        addr = ?addr,
+        max_connections = http.max_connections,
+        request_timeout_ms = http.request_timeout.as_millis() as u64,
+        "collecting events over HTTP"
+    );
     let app = collector.router(&http);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(Error::Serve)?;
+    // Returns once every connection is closed; dropping `app`, the last collector handle,
+    // lets the writer flush and stop.
+    limits::serve_connections(
+        listener,
+        app,
+        http.request_timeout,
+        http.max_connections,
+        shutdown,
+    )
+    .await;
     task.await.map_err(|_| Error::Stopped)?
 }
 
@@ -207,6 +267,12 @@ async fn answer(ingestor: &mut Ingestor, waiting: &mut Requests) {
         Ok(_) => (true, true),
         Err(e) => (false, e.rejected_durable),
     };
+    // Accepted records another writer committed first were filed as duplicates.
+    let late: std::collections::HashSet<usize> = flushed
+        .as_ref()
+        .map(|f| f.late.iter().copied().collect())
+        .unwrap_or_default();
+    let mut accepted = 0;
     for (detail, reply) in waiting.drain(..) {
         let mut durable = true;
         let results = detail
@@ -214,10 +280,16 @@ async fn answer(ingestor: &mut Ingestor, waiting: &mut Requests) {
             .enumerate()
             .map(|(index, w)| {
                 let Waiting {
-                    outcome,
+                    mut outcome,
                     event_id,
                     message,
                 } = w;
+                if outcome == Outcome::Accepted {
+                    if late.contains(&accepted) {
+                        outcome = Outcome::Rejected(Reason::DuplicateEventId);
+                    }
+                    accepted += 1;
+                }
                 // A duplicate may repeat an event of this very window: it is only "stored"
                 // once the events commit landed.
                 let ok = match outcome {
@@ -345,8 +417,7 @@ fn reply<T: Serialize>(
 }
 
 async fn post_events(State(collector): State<Collector>, body: Bytes) -> Response {
-    let n = collector.requests.fetch_add(1, Ordering::Relaxed);
-    let request_id = format!("req-{}-{n}", std::process::id());
+    let request_id = collector.request_id();
     let submitted = collector.submit(body, &request_id, None).await;
     let errors = submitted
         .error

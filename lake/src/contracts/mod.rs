@@ -279,6 +279,57 @@ mod tests {
         }
     }
 
+    /// Paths of the int and float specs at or below `spec` that lack a `min` or a `max`.
+    fn unbounded(spec: &Spec, at: String, out: &mut Vec<String>) {
+        let numeric = matches!(spec.kind, Kind::Int | Kind::Float);
+        if numeric && (spec.min.is_none() || spec.max.is_none()) {
+            out.push(at.clone());
+        }
+        if let Some(items) = &spec.items {
+            unbounded(items, format!("{at}[]"), out);
+        }
+        for field in spec.fields.iter().flatten() {
+            unbounded(field, format!("{at}.{}", field.name()), out);
+        }
+    }
+
+    /// A number a producer can send without bound is a number a gold sum can be driven to
+    /// any size by (and a producer bug that reaches the metrics): each has a stated range.
+    #[test]
+    fn every_builtin_number_has_a_range() {
+        let mut out = Vec::new();
+        for contract in Contracts::builtin().iter() {
+            for field in &contract.fields {
+                let at = format!("{} payload.{}", contract.event_type, field.name());
+                unbounded(field, at, &mut out);
+            }
+        }
+        assert!(out.is_empty(), "numbers without min and max: {out:?}");
+    }
+
+    #[test]
+    fn api_request_bytes_out_is_at_most_5_gib() {
+        let contract = Contracts::builtin().get("api.request").unwrap();
+        let payload = |bytes_out: Value| {
+            json!({
+                "request_id": "r1", "route": "/v1/exports/{id}", "method": "GET", "status": 200,
+                "latency_ms": 12.5, "tier": "pro", "api_key_id": "k1", "bytes_out": bytes_out
+            })
+            .to_string()
+        };
+        contract
+            .validate(&payload(json!(5_368_709_120_i64)))
+            .unwrap();
+        for over in [json!(5_368_709_121_i64), json!(i64::MAX)] {
+            let violation = contract.validate(&payload(over)).unwrap_err();
+            assert_eq!(violation.reason, Reason::OutOfRange, "{violation}");
+            assert!(
+                violation.message.contains("payload.bytes_out"),
+                "{violation}"
+            );
+        }
+    }
+
     #[test]
     fn builtin_files_are_named_after_their_event_type() {
         for (file, text) in EMBEDDED {

@@ -242,3 +242,141 @@ async fn a_file_that_grows_resumes_and_a_replaced_file_starts_over() -> anyhow::
     );
     Ok(())
 }
+
+/// Peak resident memory `ingest file` may reach on any input with the default configuration
+/// (docs/exactly-once.md, "Bounded memory on any input").
+const MEMORY_BOUND: u64 = 512 * 1024 * 1024;
+
+/// A 3 GB line (a sparse file, so nothing is stored) between two events: `ingest file` skips it
+/// in bounded memory, finishes with one `too_large` reject and both events, and a second run
+/// reads nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_3_gb_line_is_one_too_large_reject_in_bounded_memory() -> anyhow::Result<()> {
+    use std::io::{Seek, SeekFrom, Write};
+
+    let dir = tempfile::tempdir()?;
+    let lake = dir.path().join("lake");
+    let path = dir.path().join("huge.ndjson");
+    let event = |i: u32| {
+        format!(
+            "{{\"event_id\":\"e{i}\",\"event_type\":\"user.joined\",\"source\":\"chat\",\
+             \"tenant_id\":\"t\",\"subject_id\":\"u{i}\",\"occurred_at\":\"2026-03-01T10:00:00Z\",\
+             \"schema_version\":1,\"payload\":{{\"room_id\":\"r\",\"user_id\":\"u{i}\"}}}}\n"
+        )
+    };
+    let mut file = std::fs::File::create(&path)?;
+    file.write_all(event(1).as_bytes())?;
+    let start = file.stream_position()?;
+    file.set_len(start + 3_000_000_000)?;
+    file.seek(SeekFrom::End(0))?;
+    file.write_all(b"\n")?;
+    file.write_all(event(2).as_bytes())?;
+    drop(file);
+
+    let mut child = eventlake(&lake)
+        .args(["ingest", "file"])
+        .arg(&path)
+        .stdout(std::process::Stdio::null())
+        .spawn()?;
+    let pid = child.id();
+    let mut peak = 0u64;
+    let status = loop {
+        if let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            && let Some(line) = text.lines().find(|l| l.starts_with("VmHWM:"))
+        {
+            let kib: u64 = line
+                .split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            peak = peak.max(kib * 1024);
+        }
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(status.success(), "ingest file failed: {status}");
+    assert!(
+        peak < MEMORY_BOUND,
+        "peak resident memory {} MiB is over the bound of {} MiB",
+        peak >> 20,
+        MEMORY_BOUND >> 20
+    );
+    println!("peak resident memory: {} MiB", peak >> 20);
+
+    assert_eq!(
+        scalar(&lake, "SELECT count(*) FROM bronze.events").await?,
+        2
+    );
+    let rejects = rows(
+        &lake,
+        "SELECT reason, octet_length(CAST(raw AS VARCHAR)), message FROM bronze.events_rejected",
+    )
+    .await?;
+    assert_eq!(rejects.len(), 1, "{rejects:?}");
+    assert_eq!(rejects[0][0], "too_large");
+    assert_eq!(rejects[0][1], "65536");
+    assert!(
+        rejects[0][2].contains("record has 3000000000 bytes"),
+        "{rejects:?}"
+    );
+
+    run_ok(eventlake(&lake).args(["ingest", "file"]).arg(&path))?;
+    assert_eq!(
+        scalar(&lake, "SELECT count(*) FROM bronze.events_rejected").await?,
+        1
+    );
+    Ok(())
+}
+
+/// The newest commit file of `bronze.events` truncated to nothing: `sql`, `ingest` and the jobs
+/// refuse the table, naming the file, instead of reading it with rows missing or committing on
+/// top of it.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_commit_file_is_an_error_that_names_it_everywhere() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let lake = dir.path().join("lake");
+    let first = dir.path().join("first.ndjson");
+    let second = dir.path().join("second.ndjson");
+    eventlake_tests::workload(&first, 2_000, 3, 0.0)?;
+    eventlake_tests::workload(&second, 2_000, 4, 0.0)?;
+    run_ok(eventlake(&lake).args(["ingest", "file"]).arg(&first))?;
+    run_ok(eventlake(&lake).args(["ingest", "file"]).arg(&second))?;
+
+    let log = lake.join("bronze/events/_delta_log");
+    let newest = std::fs::read_dir(&log)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .max()
+        .expect("a commit file");
+    std::fs::write(&newest, b"")?;
+    let name = newest.file_name().unwrap().to_string_lossy().into_owned();
+
+    let third = dir.path().join("third.ndjson");
+    eventlake_tests::workload(&third, 100, 5, 0.0)?;
+    for args in [
+        vec!["sql", "SELECT count(*) FROM bronze.events"],
+        vec!["ingest", "file", third.to_str().unwrap()],
+        vec!["jobs", "run"],
+    ] {
+        let output = eventlake(&lake).args(&args).output()?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !output.status.success(),
+            "{args:?} succeeded over a damaged log"
+        );
+        assert!(
+            stderr.contains(&name) && stderr.contains("is empty"),
+            "{args:?}: {stderr}"
+        );
+    }
+    // Nothing was committed on top of the damaged file.
+    let after = std::fs::read_dir(&log)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .max()
+        .unwrap();
+    assert_eq!(after, newest);
+    Ok(())
+}

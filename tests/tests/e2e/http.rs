@@ -33,7 +33,10 @@ async fn start(
             &lake,
             listener,
             config,
-            HttpConfig { max_body_bytes },
+            HttpConfig {
+                max_body_bytes,
+                ..HttpConfig::default()
+            },
             async {
                 let _ = stopped.await;
             },

@@ -1,5 +1,5 @@
 //! The job runner end to end: the whole graph on a generated lake, a failing data test, readers
-//! during a rewrite, and the scheduler.
+//! during a rewrite, the scheduler, and gold sums that stay exact where a BIGINT sum would wrap.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -390,6 +390,96 @@ async fn a_backfill_does_not_swallow_pending_changes() -> Result<()> {
     assert!(
         !out.status.success(),
         "an empty backfill window is an error"
+    );
+    Ok(())
+}
+
+/// The contract's maximum `bytes_out` of one API response: 5 GiB.
+const MAX_BYTES_OUT: i64 = 5 * 1024 * 1024 * 1024;
+
+fn api_request(id: &str, minute: u32, bytes_out: i64) -> String {
+    serde_json::json!({
+        "event_id": id, "event_type": "api.request", "source": "saas", "tenant_id": "t",
+        "subject_id": "k1", "occurred_at": format!("2026-03-08T10:{minute:02}:00Z"),
+        "schema_version": 1,
+        "payload": {
+            "request_id": id, "route": "/v1/exports/{id}", "method": "GET", "status": 200,
+            "latency_ms": 12.5, "tier": "pro", "api_key_id": "k1", "bytes_out": bytes_out,
+        },
+    })
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn api_bytes_out_at_the_contract_maximum_sums_exactly() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let lake = dir.path().join("lake");
+    let file = dir.path().join("requests.ndjson");
+    let lines = [
+        api_request("r1", 5, MAX_BYTES_OUT),
+        api_request("r2", 35, MAX_BYTES_OUT),
+        api_request("r3", 40, MAX_BYTES_OUT + 1),
+        api_request("r4", 45, i64::MAX),
+    ];
+    std::fs::write(&file, lines.join("\n") + "\n")?;
+    run_ok(eventlake(&lake).args(["ingest", "file"]).arg(&file))?;
+    assert_eq!(
+        rows(
+            &lake,
+            "SELECT event_id, reason FROM bronze.events_rejected ORDER BY event_id"
+        )
+        .await?,
+        [["r3", "out_of_range"], ["r4", "out_of_range"]]
+    );
+    run_ok(eventlake(&lake).args(["jobs", "run", "--select", "+gold_metrics_api"]))?;
+    assert_eq!(
+        rows(&lake, "SELECT requests, bytes_out FROM gold.metrics_api").await?,
+        [["2", "10737418240"]]
+    );
+    Ok(())
+}
+
+/// `silver.api_requests` holding what the contract no longer accepts (rows ingested before it
+/// capped `bytes_out`): two responses of i64::MAX bytes in one route-hour, whose sum a BIGINT
+/// SUM would wrap around to -2.
+const HUGE_REQUESTS: &str = "SELECT * FROM (VALUES \
+    ('t', '/v1/exports', CAST('2026-03-08T10:05:00Z' AS TIMESTAMP), 200, 12.5, \
+     9223372036854775807, DATE '2026-03-08'), \
+    ('t', '/v1/exports', CAST('2026-03-08T10:35:00Z' AS TIMESTAMP), 200, 14.5, \
+     9223372036854775807, DATE '2026-03-08')) \
+    AS t(tenant_id, route, occurred_at, status, latency_ms, bytes_out, event_date)";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn api_bytes_out_sums_exactly_past_the_range_of_i64() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let lake = dir.path().join("lake");
+    let jobs = dir.path().join("jobs");
+    write_job(
+        &jobs,
+        "silver_api_requests",
+        "output = \"silver.api_requests\"\nreads = []\n[materialization]\nstrategy = \"table\"\n",
+        HUGE_REQUESTS,
+    )?;
+    // The shipped definition of the metric, unchanged.
+    let defs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../jobs/defs");
+    write_job(
+        &jobs,
+        "gold_metrics_api",
+        &std::fs::read_to_string(defs.join("gold_metrics_api.toml"))?,
+        &std::fs::read_to_string(defs.join("gold_metrics_api.sql"))?,
+    )?;
+    run_ok(
+        eventlake(&lake)
+            .args(["jobs", "run", "--jobs-dir"])
+            .arg(&jobs),
+    )?;
+    assert_eq!(
+        rows(
+            &lake,
+            "SELECT route, requests, bytes_out FROM gold.metrics_api"
+        )
+        .await?,
+        [["/v1/exports", "2", "18446744073709551614"]]
     );
     Ok(())
 }

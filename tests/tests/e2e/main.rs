@@ -8,6 +8,8 @@ mod http;
 mod jobs;
 mod kinesis;
 mod matching;
+mod point_in_time;
 mod python_reader;
+mod replicas;
 mod s3;
 mod serving;

@@ -1,5 +1,6 @@
 //! `eventlake bench …`: each capability measured beside its reference in one run.
 
+pub mod collector;
 pub mod ingest;
 pub mod jobs;
 pub mod kinesis;

@@ -185,6 +185,7 @@ mod tests {
             rejected: 1,
             events_version: Some(3),
             rejected_version: Some(2),
+            ..Flushed::default()
         });
         let text = m.render();
         assert!(text.contains(
