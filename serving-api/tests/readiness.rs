@@ -143,7 +143,7 @@ async fn a_failed_load_is_not_ready_until_a_load_succeeds() {
             "{}",
             ready.body
         );
-        if polls % 20 == 0 {
+        if polls.is_multiple_of(20) {
             let data = get(base, MATCHES, Some(&token)).await;
             assert_eq!(data.status, 200, "{}", data.body);
             assert_eq!(
