@@ -923,6 +923,10 @@ impl Ingestor {
                 }));
             }
             // Lost to another writer: catch up with its commit and check again.
+            debug!(
+                race,
+                "another writer committed first; checking again on top of its commit"
+            );
             let foreign = self.update_tables().await.map_err(fail(durable))?;
             pending.recheck(&foreign);
             self.verify_events_checkpoints(keys)
@@ -1193,17 +1197,23 @@ mod tests {
             .collect()
     }
 
+    /// Two writers on one lake, B holding the ids of the day of `good(4)` and `good(7)`.
+    async fn two_writers() -> (tempfile::TempDir, Lake, Ingestor, Ingestor) {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::new(dir.path().to_str().unwrap()).unwrap();
+        let config = IngestConfig::default();
+        let a = Ingestor::open(&lake, "a", config.clone()).await.unwrap();
+        let mut b = Ingestor::open(&lake, "b", config).await.unwrap();
+        b.offer(vec![http_record(good(1))]).await.unwrap();
+        b.flush().await.unwrap();
+        (dir, lake, a, b)
+    }
+
     /// Writer B loaded the day's ids before writer A committed X: B's flush catches up with
     /// A's commit and files its X as a duplicate instead of a second copy.
     #[tokio::test]
     async fn an_id_another_writer_committed_since_the_check_is_a_duplicate() {
-        let dir = tempfile::tempdir().unwrap();
-        let lake = Lake::new(dir.path().to_str().unwrap()).unwrap();
-        let config = IngestConfig::default();
-        let mut a = Ingestor::open(&lake, "a", config.clone()).await.unwrap();
-        let mut b = Ingestor::open(&lake, "b", config).await.unwrap();
-        b.offer(vec![http_record(good(1))]).await.unwrap();
-        b.flush().await.unwrap();
+        let (_dir, lake, mut a, mut b) = two_writers().await;
         assert_eq!(
             a.offer(vec![http_record(good(4))]).await.unwrap(),
             [Outcome::Accepted]
@@ -1224,13 +1234,7 @@ mod tests {
     /// for the version, catches up, moves X to the rejects and lands the rest on top.
     #[tokio::test]
     async fn a_commit_that_loses_the_race_is_checked_again() {
-        let dir = tempfile::tempdir().unwrap();
-        let lake = Lake::new(dir.path().to_str().unwrap()).unwrap();
-        let config = IngestConfig::default();
-        let mut a = Ingestor::open(&lake, "a", config.clone()).await.unwrap();
-        let mut b = Ingestor::open(&lake, "b", config).await.unwrap();
-        b.offer(vec![http_record(good(1))]).await.unwrap();
-        b.flush().await.unwrap();
+        let (_dir, lake, mut a, mut b) = two_writers().await;
         a.offer(vec![http_record(good(4))]).await.unwrap();
         let offered = b
             .offer(vec![http_record(good(4)), http_record(good(7))])

@@ -1,6 +1,8 @@
 //! Logging setup, done once per process by the binaries: human-readable or JSON lines on
 //! stderr (stdout stays free for command output), filtered by `RUST_LOG` (default: `info` for eventlake's
-//! own crates, `warn` for libraries).
+//! own crates, `warn` for libraries; deltalake's commit loop is silent, since a commit that loses
+//! the race for its version is expected with several writers and handled by ingest, and any
+//! commit failure reaches the log with its cause through the caller's error).
 
 use tracing_subscriber::EnvFilter;
 
@@ -20,7 +22,7 @@ pub fn init(format: LogFormat) {
     let filter = from_env
         .map(EnvFilter::new)
         .unwrap_or_else(|| EnvFilter::new(
-            "warn,eventlake=info,eventlake_ingest=info,eventlake_lake=info,buoyant_kernel=off,deltalake_core::writer::stats=error,deltalake_core::operations::merge=error",
+            "warn,eventlake=info,eventlake_ingest=info,eventlake_lake=info,buoyant_kernel=off,deltalake_core::writer::stats=error,deltalake_core::operations::merge=error,deltalake_core::kernel::transaction=off",
         ));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -36,6 +36,23 @@ pub fn eventlake(lake: &std::path::Path) -> Command {
     cmd
 }
 
+/// A child process (a server a test started), killed when dropped.
+pub struct Running(pub std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
 /// Runs a command and fails with its stderr if it does not succeed.
 pub fn run_ok(cmd: &mut Command) -> Result<Output> {
     let output = cmd.output().with_context(|| format!("spawning {cmd:?}"))?;

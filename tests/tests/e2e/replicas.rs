@@ -5,12 +5,12 @@
 //! `accepted` answer each and every other answer `duplicate` (stored).
 
 use std::collections::HashMap;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail, ensure};
 use eventlake_serving_api::auth::{Claims, sign};
-use eventlake_tests::{eventlake, rows, scalar};
+use eventlake_tests::{Running, eventlake, free_port, rows, scalar};
 
 const SECRET: &str = "replicas-secret-0123456789";
 const TENANT: &str = "t1";
@@ -21,22 +21,6 @@ enum Kind {
     Collector,
     /// `eventlake serve` (its collector at the same route, behind a token)
     Serve,
-}
-
-/// A running process, killed when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 fn token() -> String {
@@ -52,7 +36,7 @@ fn token() -> String {
     sign(SECRET.as_bytes(), &claims)
 }
 
-fn start(lake: &std::path::Path, kind: Kind) -> Result<(Process, String)> {
+fn start(lake: &std::path::Path, kind: Kind) -> Result<(Running, String)> {
     let addr = format!("127.0.0.1:{}", free_port()?);
     let mut cmd = eventlake(lake);
     match kind {
@@ -66,7 +50,7 @@ fn start(lake: &std::path::Path, kind: Kind) -> Result<(Process, String)> {
         .stderr(Stdio::inherit())
         .spawn()
         .with_context(|| format!("starting {kind:?}"))?;
-    Ok((Process(child), format!("http://{addr}/v1/events")))
+    Ok((Running(child), format!("http://{addr}/v1/events")))
 }
 
 async fn wait_until_up(client: &reqwest::Client, url: &str) -> Result<()> {

@@ -3,12 +3,12 @@
 //! collector) while subscribers of unchanged data hear nothing; the OpenAPI document holds up
 //! under schemathesis with no 5xx; the dashboard draws its charts in headless Chromium.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail, ensure};
 use eventlake_serving_api::auth::{Claims, sign};
-use eventlake_tests::{eventlake, python, rows, run_ok};
+use eventlake_tests::{Running, eventlake, free_port, python, rows, run_ok};
 use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -31,23 +31,7 @@ fn chrono_now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// The server process, killed when dropped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
-async fn serve(lake: &std::path::Path) -> Result<(Server, String)> {
+async fn serve(lake: &std::path::Path) -> Result<(Running, String)> {
     let port = free_port()?;
     let child = eventlake(lake)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
@@ -63,7 +47,7 @@ async fn serve(lake: &std::path::Path) -> Result<(Server, String)> {
         .stderr(Stdio::null())
         .spawn()
         .context("starting eventlake serve")?;
-    let server = Server(child);
+    let server = Running(child);
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     for _ in 0..600 {

@@ -132,7 +132,7 @@ fn start(lake: &std::path::Path) -> Result<(Collector, String)> {
         .arg("--lake")
         .arg(lake)
         .args(["ingest", "http", "--listen", &addr.to_string()])
-        .env("RUST_LOG", "error")
+        .env("RUST_LOG", "error,deltalake_core::kernel::transaction=off")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
