@@ -16,8 +16,13 @@
 //! rejected checkpoint is ahead; replay starts at the lower one and each table skips the
 //! records at or below its own checkpoint. Classification is deterministic given the
 //! committed tables, so a replayed record lands in the same table it would have.
+//!
+//! Invariant (one copy across writers): the `bronze.events` commit lands exactly on the version
+//! the id set was caught up to ([`Seen::catch_up`]); when another writer commits first, the set
+//! catches up with that commit, accepted records it now holds move to the rejects as
+//! `duplicate_event_id` ([`Flushed::late`]), and the commit is tried again on top.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -41,6 +46,7 @@ use crate::buffer::{EventRows, Origin, RejectedRows};
 use crate::error::{Error, Result};
 use crate::position;
 use crate::record::{Decoded, Record};
+use crate::replay;
 use crate::seen::{Fingerprint, Seen, fingerprint};
 
 /// What happened to one offered record.
@@ -68,10 +74,12 @@ pub struct Flushed {
 }
 
 /// A failed flush. `rejected_durable` says whether the rejects were committed before the
-/// failure (then only the events must be offered again).
+/// failure (then only the events must be offered again); `late` names the accepted records
+/// already filed as duplicates of another writer's commit (as in [`Flushed::late`]: stored).
 #[derive(Debug)]
 pub struct FlushError {
     pub rejected_durable: bool,
+    pub late: Vec<usize>,
     pub error: Error,
 }
 
@@ -110,6 +118,10 @@ impl Mark {
 struct Committed {
     events: Mark,
     rejected: Mark,
+    /// When the rejected mark is ahead (a flush failed between its two commits): the
+    /// positions of this key's `duplicate_event_id` rows committed in that gap, so a replayed
+    /// duplicate is skipped only if its row is there ([`replay`]).
+    filed: Option<Arc<HashSet<Box<str>>>>,
 }
 
 /// Lost races for one `bronze.events` commit before the flush gives up (the source retries).
@@ -365,26 +377,52 @@ impl Pending {
         self.events.len() + self.rejected.len()
     }
 
-    /// Marks the accepted records whose ids another writer committed.
-    fn recheck(&mut self, foreign: &Seen) {
+    /// Marks the accepted records whose ids another writer committed; returns the newly
+    /// marked.
+    fn recheck(&mut self, foreign: &Seen) -> Vec<usize> {
         if foreign.is_empty() {
-            return;
+            return Vec::new();
         }
+        let mut newly = Vec::new();
         for (i, a) in self.accepted.iter().enumerate() {
-            if foreign.contains(a.date, a.id) {
-                self.late.insert(i);
+            if foreign.contains(a.date, a.id) && self.late.insert(i) {
+                newly.push(i);
             }
+        }
+        newly
+    }
+}
+
+/// Marks the pending records another writer committed first as late, and forgets their own
+/// entry in the id set: the id is known at the other writer's event date instead.
+fn recheck(pending: &mut Pending, seen: &mut Seen, foreign: &Seen) {
+    for i in pending.recheck(foreign) {
+        let a = &pending.accepted[i];
+        if !foreign.holds(a.date, a.id) {
+            seen.remove(a.date, a.id);
         }
     }
 }
 
-/// Event rows on their way to a commit, with the ordinal (in [`Pending::accepted`]) of each.
+/// Event rows on their way to a commit, with the ordinal (in [`Pending::accepted`]) of each,
+/// and the late ones moved to the rejects so far.
 struct Staged {
     batch: Option<RecordBatch>,
     ordinals: Vec<usize>,
+    /// Ordinals moved to the rejects, in the order they moved.
+    moved: Vec<usize>,
+    /// How many of `moved` have their reject row committed.
+    filed: usize,
 }
 
 impl Staged {
+    /// The late ordinals whose reject rows are committed, in order.
+    fn filed(&self) -> Vec<usize> {
+        let mut filed = self.moved[..self.filed].to_vec();
+        filed.sort_unstable();
+        filed
+    }
+
     /// Moves the rows marked late out of the batch, as `duplicate_event_id` rejects.
     /// Returns how many moved.
     fn move_late(&mut self, pending: &Pending, into: &mut RejectedRows, source_id: &str) -> usize {
@@ -398,6 +436,8 @@ impl Staged {
         if moved == 0 {
             return 0;
         }
+        let late = self.ordinals.iter().zip(&keep).filter(|(_, k)| !**k);
+        self.moved.extend(late.map(|(o, _)| *o));
         let text = |name: &str| {
             batch
                 .column_by_name(name)
@@ -528,9 +568,18 @@ impl Ingestor {
         }
         let app_id = self.app_id(key);
         let p = self.positions;
+        let events = Table::mark(&self.events.delta, &self.events.name, &app_id, p).await?;
+        let rejected = Table::mark(&self.rejected.delta, &self.rejected.name, &app_id, p).await?;
+        let filed = if rejected.seq > events.seq {
+            let filed = replay::filed_duplicates(&self.rejected.delta, &self.source_id, key);
+            Some(Arc::new(filed.await?))
+        } else {
+            None
+        };
         let c = Committed {
-            events: Table::mark(&self.events.delta, &self.events.name, &app_id, p).await?,
-            rejected: Table::mark(&self.rejected.delta, &self.rejected.name, &app_id, p).await?,
+            events,
+            rejected,
+            filed,
         };
         self.committed.insert(key.clone(), c.clone());
         Ok(c)
@@ -556,7 +605,7 @@ impl Ingestor {
     /// another process may have moved.
     pub async fn refresh(&mut self, keys: &[Arc<str>]) -> Result<()> {
         let foreign = self.update_tables().await?;
-        self.pending.recheck(&foreign);
+        recheck(&mut self.pending, &mut self.seen, &foreign);
         for key in keys {
             self.committed.remove(key);
         }
@@ -631,7 +680,12 @@ impl Ingestor {
                 let date = event.event_date();
                 let id = fingerprint(&event.event_id);
                 if self.seen.contains(date, id) {
-                    if in_rejected {
+                    // Its reject row is committed, unless another writer committed the id
+                    // after this record was accepted and the flush failed before filing it.
+                    let filed = committed
+                        .and_then(|c| c.filed.as_ref())
+                        .is_none_or(|f| f.contains(record.position.as_str()));
+                    if in_rejected && filed {
                         return Outcome::AlreadyCommitted;
                     }
                     let violation = Violation::new(
@@ -731,7 +785,7 @@ impl Ingestor {
         // ones, and its checkpoints may be ours.
         let ready = match self.update_tables().await {
             Ok(foreign) => {
-                pending.recheck(&foreign);
+                recheck(&mut pending, &mut self.seen, &foreign);
                 self.verify_checkpoints(&keys).await
             }
             Err(error) => Err(error),
@@ -740,12 +794,15 @@ impl Ingestor {
             self.forget(&pending);
             return Err(FlushError {
                 rejected_durable: false,
+                late: Vec::new(),
                 error,
             });
         }
         let mut staged = Staged {
             batch: (!pending.events.is_empty()).then(|| pending.events.finish()),
             ordinals: (0..pending.accepted.len()).collect(),
+            moved: Vec::new(),
+            filed: 0,
         };
         let mut rejected = std::mem::take(&mut pending.rejected);
         staged.move_late(&pending, &mut rejected, &self.source_id);
@@ -763,12 +820,13 @@ impl Ingestor {
             .await;
         match result {
             Ok(mut flushed) => {
-                flushed.late = pending.late.iter().copied().collect();
+                flushed.late = staged.filed();
                 self.committed.extend(advanced);
                 debug!(keys = keys.len(), "checkpoints committed");
                 Ok(flushed)
             }
-            Err(failed) => {
+            Err(mut failed) => {
+                failed.late = staged.filed();
                 self.forget(&pending);
                 if failed.rejected_durable {
                     // The rejected checkpoint did advance; reload it before any replay.
@@ -798,10 +856,16 @@ impl Ingestor {
                 let c = self.committed.get(k).cloned().unwrap_or(Committed {
                     events: Mark::NONE,
                     rejected: Mark::NONE,
+                    filed: None,
                 });
+                let (events, rejected) = (advance(&c.events, *s, p), advance(&c.rejected, *s, p));
+                let filed = (rejected.seq > events.seq)
+                    .then(|| c.filed.clone())
+                    .flatten();
                 let next = Committed {
-                    events: advance(&c.events, *s, p),
-                    rejected: advance(&c.rejected, *s, p),
+                    events,
+                    rejected,
+                    filed,
                 };
                 (k.clone(), next)
             })
@@ -873,6 +937,7 @@ impl Ingestor {
         let fail = |rejected_durable| {
             move |error| FlushError {
                 rejected_durable,
+                late: Vec::new(),
                 error,
             }
         };
@@ -884,9 +949,10 @@ impl Ingestor {
             let landed = self.rejected.commit(adds, txns, metadata.clone(), false);
             if let Landed::At(v) = landed.await.map_err(fail(false))? {
                 flushed.rejected_version = Some(v);
+                staged.filed = staged.moved.len();
             }
         }
-        let durable = flushed.rejected_version.is_some();
+        let mut durable = flushed.rejected_version.is_some();
         if !needs(staged.ordinals.len()) {
             self.note_versions(&flushed);
             return Ok(flushed);
@@ -928,7 +994,7 @@ impl Ingestor {
                 "another writer committed first; checking again on top of its commit"
             );
             let foreign = self.update_tables().await.map_err(fail(durable))?;
-            pending.recheck(&foreign);
+            recheck(pending, &mut self.seen, &foreign);
             self.verify_events_checkpoints(keys)
                 .await
                 .map_err(fail(durable))?;
@@ -943,6 +1009,8 @@ impl Ingestor {
                 .rejected
                 .commit(moved, Vec::new(), metadata.clone(), false);
             landed.await.map_err(fail(durable))?;
+            durable = true;
+            staged.filed = staged.moved.len();
             if !needs(staged.ordinals.len()) {
                 break;
             }
@@ -1246,6 +1314,40 @@ mod tests {
         assert_eq!(flushed.late, [0]);
         assert_eq!((flushed.events, flushed.rejected), (1, 1));
         assert_eq!(ids(&lake, "bronze.events").await, ["e1", "e4", "e7"]);
+        assert_eq!(ids(&lake, "bronze.events_rejected").await, ["e4"]);
+    }
+
+    /// B accepts X and fails between its two commits (a crash); meanwhile A commits X. B's
+    /// replay files its X as a duplicate instead of skipping it as already committed.
+    #[tokio::test]
+    async fn a_replayed_record_another_writer_committed_meanwhile_is_filed() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::new(dir.path().to_str().unwrap()).unwrap();
+        let config = IngestConfig::default();
+        let at = |seq: i64, text: String| {
+            let record = Record {
+                bytes: Bytes::from(text),
+                key: Arc::from("offset"),
+                seq: Some(seq),
+                position: seq.to_string(),
+            };
+            decode(record, Contracts::builtin(), 1 << 20)
+        };
+        let mut b = Ingestor::open(&lake, "b", config.clone()).await.unwrap();
+        b.fail_events_commit = true;
+        b.offer(vec![at(1, good(4))]).await.unwrap();
+        assert!(b.flush().await.unwrap_err().rejected_durable);
+
+        let mut a = Ingestor::open(&lake, "a", config.clone()).await.unwrap();
+        a.offer(vec![http_record(good(4))]).await.unwrap();
+        a.flush().await.unwrap();
+
+        let mut b = Ingestor::open(&lake, "b", config).await.unwrap();
+        assert_eq!(b.resume("offset").await.unwrap(), -1);
+        let outcomes = b.offer(vec![at(1, good(4))]).await.unwrap();
+        assert_eq!(outcomes, [Outcome::Rejected(Reason::DuplicateEventId)]);
+        b.flush().await.unwrap();
+        assert_eq!(ids(&lake, "bronze.events").await, ["e4"]);
         assert_eq!(ids(&lake, "bronze.events_rejected").await, ["e4"]);
     }
 

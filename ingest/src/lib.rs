@@ -9,6 +9,7 @@ pub mod error;
 pub mod ingestor;
 pub mod position;
 pub mod record;
+mod replay;
 pub mod report;
 pub mod seen;
 pub mod source;

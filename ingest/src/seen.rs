@@ -231,6 +231,11 @@ impl Seen {
             .any(|d| self.by_date.get(&d).is_some_and(|ids| ids.contains(&id)))
     }
 
+    /// Whether the id is known at exactly `date`.
+    pub fn holds(&self, date: i32, id: Fingerprint) -> bool {
+        self.by_date.get(&date).is_some_and(|ids| ids.contains(&id))
+    }
+
     /// Records an id as pending or committed.
     pub fn insert(&mut self, date: i32, id: Fingerprint) {
         self.by_date.entry(date).or_default().insert(id);

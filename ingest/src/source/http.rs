@@ -267,11 +267,12 @@ async fn answer(ingestor: &mut Ingestor, waiting: &mut Requests) {
         Ok(_) => (true, true),
         Err(e) => (false, e.rejected_durable),
     };
-    // Accepted records another writer committed first were filed as duplicates.
-    let late: std::collections::HashSet<usize> = flushed
-        .as_ref()
-        .map(|f| f.late.iter().copied().collect())
-        .unwrap_or_default();
+    // Accepted records another writer committed first were filed as duplicates: stored, even
+    // when the flush failed afterwards.
+    let late: std::collections::HashSet<usize> = match &flushed {
+        Ok(f) => f.late.iter().copied().collect(),
+        Err(e) => e.late.iter().copied().collect(),
+    };
     let mut accepted = 0;
     for (detail, reply) in waiting.drain(..) {
         let mut durable = true;
@@ -284,8 +285,10 @@ async fn answer(ingestor: &mut Ingestor, waiting: &mut Requests) {
                     event_id,
                     message,
                 } = w;
+                let mut filed = false;
                 if outcome == Outcome::Accepted {
-                    if late.contains(&accepted) {
+                    filed = late.contains(&accepted);
+                    if filed {
                         outcome = Outcome::Rejected(Reason::DuplicateEventId);
                     }
                     accepted += 1;
@@ -293,6 +296,7 @@ async fn answer(ingestor: &mut Ingestor, waiting: &mut Requests) {
                 // A duplicate may repeat an event of this very window: it is only "stored"
                 // once the events commit landed.
                 let ok = match outcome {
+                    _ if filed => true,
                     Outcome::Rejected(Reason::DuplicateEventId) => events_ok && rejected_ok,
                     Outcome::Rejected(_) => rejected_ok,
                     _ => events_ok,
