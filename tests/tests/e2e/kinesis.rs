@@ -394,7 +394,9 @@ async fn two_consumers_share_a_stream_and_one_takes_over_from_the_other() -> Res
     rig.put(stream, 2000, 41)?;
     let leases = ["--lease-table", "eventlake-leases", "--lease-ms", "3000"];
     let mut a = rig.consumer(uri, stream, &[&leases[..], &["--worker", "a"]].concat())?;
-    let b_args = [&leases[..], &["--worker", "b", "--idle-exit-ms", "12000"]].concat();
+    // `b`'s idle clock runs from its last record: it must outlast the balancing, the kill and
+    // the expiry of a's leases, which take longer on a loaded machine.
+    let b_args = [&leases[..], &["--worker", "b", "--idle-exit-ms", "30000"]].concat();
     let mut b = rig.consumer(uri, stream, &b_args)?;
     // Both own shards (balanced two and two), then `a` dies.
     let owners = lease_owners(&rig, Duration::from_secs(60), |o| {
