@@ -1181,15 +1181,13 @@ mod tests {
         Ok(outcomes)
     }
 
-    async fn count(lake: &Lake, table: &str) -> usize {
+    async fn query(lake: &Lake, sql: &str) -> Vec<RecordBatch> {
         let ctx = eventlake_lake::query::session(lake).await.unwrap();
-        let batches = ctx
-            .sql(&format!("SELECT * FROM {table}"))
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
+        ctx.sql(sql).await.unwrap().collect().await.unwrap()
+    }
+
+    async fn count(lake: &Lake, table: &str) -> usize {
+        let batches = query(lake, &format!("SELECT * FROM {table}")).await;
         batches.iter().map(|b| b.num_rows()).sum()
     }
 
@@ -1244,14 +1242,8 @@ mod tests {
     }
 
     async fn ids(lake: &Lake, table: &str) -> Vec<String> {
-        let ctx = eventlake_lake::query::session(lake).await.unwrap();
-        let batches = ctx
-            .sql(&format!("SELECT event_id FROM {table} ORDER BY event_id"))
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
+        let sql = format!("SELECT event_id FROM {table} ORDER BY event_id");
+        let batches = query(lake, &sql).await;
         batches
             .iter()
             .flat_map(|b| {

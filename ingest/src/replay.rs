@@ -10,10 +10,11 @@
 use std::collections::HashSet;
 
 use arrow::array::AsArray;
-use datafusion::prelude::{SessionContext, col, lit};
+use datafusion::prelude::{col, lit};
 use eventlake_lake::deltalake::DeltaTable;
+use eventlake_lake::{TableName, query};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// The positions of the `duplicate_event_id` rows `source_id` committed for `key`.
 pub async fn filed_duplicates(
@@ -28,30 +29,26 @@ pub async fn filed_duplicates(
     if !has_files {
         return Ok(HashSet::new());
     }
-    let query = |e| eventlake_lake::Error::from(e);
-    let ctx = SessionContext::new();
-    rejected
-        .update_datafusion_session(&ctx.state())
-        .map_err(|e| Error::commit("bronze.events_rejected", e))?;
-    let provider = rejected
-        .table_provider()
-        .await
-        .map_err(eventlake_lake::Error::from)?;
+    let failed = |e| eventlake_lake::Error::from(e);
+    let ctx = query::empty_session();
+    let name = TableName::rejected();
+    query::register_delta(&ctx, &name, rejected).await?;
     let rows = ctx
-        .read_table(provider)
-        .map_err(query)?
+        .table(name.to_string())
+        .await
+        .map_err(failed)?
         .filter(
             col("source_id")
                 .eq(lit(source_id))
                 .and(col("source_key").eq(lit(key)))
                 .and(col("reason").eq(lit("duplicate_event_id"))),
         )
-        .map_err(query)?
+        .map_err(failed)?
         .select_columns(&["source_position"])
-        .map_err(query)?
+        .map_err(failed)?
         .collect()
         .await
-        .map_err(query)?;
+        .map_err(failed)?;
     let mut positions = HashSet::new();
     for batch in rows {
         let column = arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Utf8)

@@ -79,11 +79,6 @@ impl Seen {
         }
     }
 
-    /// The `bronze.events` version the loaded dates are known to be complete at.
-    pub fn synced(&self) -> Option<i64> {
-        self.synced
-    }
-
     /// Dates (with their window) that must be loaded before `dates` can be checked.
     pub fn missing(&self, dates: impl IntoIterator<Item = i32>) -> Vec<i32> {
         let mut missing: Vec<i32> = dates
