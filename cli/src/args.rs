@@ -16,7 +16,7 @@ pub struct Cli {
     #[arg(long, global = true, env = "EVENTLAKE_LAKE")]
     pub lake: Option<String>,
 
-    /// Configuration file (TOML); see README for the keys.
+    /// Configuration file (TOML); docs/commands.md lists the keys.
     #[arg(long, global = true, env = "EVENTLAKE_CONFIG")]
     pub config: Option<PathBuf>,
 
