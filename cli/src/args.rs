@@ -235,7 +235,8 @@ pub struct KinesisArgs {
     /// How often to list shards, to find children after a reshard.
     #[arg(long, default_value_t = 5_000)]
     pub list_ms: u64,
-    /// Stop once no record arrived for this long and everything is committed.
+    /// Stop once every shard read is at its tip, no record arrived for this long, and
+    /// everything is committed.
     #[arg(long)]
     pub idle_exit_ms: Option<u64>,
     /// Serve Prometheus metrics (lag, throughput) on this address at /metrics.

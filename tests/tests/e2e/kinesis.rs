@@ -190,6 +190,43 @@ struct Landed {
     rejected: Vec<Vec<String>>,
 }
 
+impl Landed {
+    /// Fails with what differs: missing and doubled ids (a few of each), rejected counts.
+    fn same_as(&self, expected: &Landed, what: &str) -> Result<()> {
+        if self == expected {
+            return Ok(());
+        }
+        let count = |ids: &[String]| {
+            let mut n: HashMap<String, usize> = HashMap::new();
+            for id in ids {
+                *n.entry(id.clone()).or_default() += 1;
+            }
+            n
+        };
+        let (have, want) = (count(&self.events), count(&expected.events));
+        let mut missing: Vec<&String> = want.keys().filter(|id| !have.contains_key(*id)).collect();
+        let mut doubled: Vec<&String> = have
+            .iter()
+            .filter(|(id, n)| **n > want.get(*id).copied().unwrap_or(0))
+            .map(|(id, _)| id)
+            .collect();
+        missing.sort();
+        doubled.sort();
+        anyhow::bail!(
+            "{what}: {} events where {} were expected; {} missing (first {:?}), {} extra or \
+             doubled (first {:?}); rejected {:?} where {:?} were expected",
+            self.events.len(),
+            expected.events.len(),
+            missing.len(),
+            &missing[..missing.len().min(5)],
+            doubled.len(),
+            &doubled[..doubled.len().min(5)],
+            self.rejected,
+            expected.rejected,
+        )
+    }
+}
+
 fn landed(uri: &str, moto: &Peer) -> Result<Landed> {
     Ok(Landed {
         events: aws::csv(
@@ -270,10 +307,7 @@ async fn kinesis_to_s3_exactly_once_in_subject_order_through_crashes() -> Result
     // One clean run.
     let uri = "s3://lake/kinesis-once";
     rig.drain(uri, stream)?;
-    ensure!(
-        landed(uri, &rig.moto)? == expected,
-        "the lake differs from the file ingest"
-    );
+    landed(uri, &rig.moto)?.same_as(&expected, "the lake differs from the file ingest")?;
     check_order(uri, &rig.moto, &file)?;
 
     // Killed with SIGKILL at ten random moments, then run to the end.
@@ -297,10 +331,10 @@ async fn kinesis_to_s3_exactly_once_in_subject_order_through_crashes() -> Result
     );
     eprintln!("{before} events committed by the killed runs");
     rig.drain(uri, stream)?;
-    ensure!(
-        landed(uri, &rig.moto)? == expected,
-        "after ten SIGKILLs the lake differs from the file ingest"
-    );
+    landed(uri, &rig.moto)?.same_as(
+        &expected,
+        "after ten SIGKILLs the lake differs from the file ingest",
+    )?;
     check_order(uri, &rig.moto, &file)?;
     Ok(())
 }
@@ -348,10 +382,8 @@ async fn a_split_and_a_merge_during_consumption_lose_and_double_nothing() -> Res
     }
     std::fs::write(&all, text)?;
     let expected = reference(&rig, &all)?;
-    ensure!(
-        landed(uri, &rig.moto)? == expected,
-        "the resharded lake differs from the file ingest"
-    );
+    landed(uri, &rig.moto)?
+        .same_as(&expected, "the resharded lake differs from the file ingest")?;
     check_order(uri, &rig.moto, &all)?;
     // Every parent's last record landed before any record of its children.
     let shards = rig.client.list_shards().stream_name(stream).send().await?;
@@ -416,10 +448,7 @@ async fn two_consumers_share_a_stream_and_one_takes_over_from_the_other() -> Res
     let status = b.wait()?;
     ensure!(status.success(), "consumer b failed: {}", rig.logs());
     let expected = reference(&rig, &file)?;
-    ensure!(
-        landed(uri, &rig.moto)? == expected,
-        "the shared lake differs from the file ingest"
-    );
+    landed(uri, &rig.moto)?.same_as(&expected, "the shared lake differs from the file ingest")?;
     Ok(())
 }
 
@@ -478,10 +507,10 @@ async fn enhanced_fan_out_lands_the_same_events() -> Result<()> {
         )?
         .wait()?;
     ensure!(out.success(), "the EFO consumer failed: {}", rig.logs());
-    ensure!(
-        landed(uri, &rig.moto)? == reference(&rig, &file)?,
-        "the EFO lake differs from the file ingest"
-    );
+    landed(uri, &rig.moto)?.same_as(
+        &reference(&rig, &file)?,
+        "the EFO lake differs from the file ingest",
+    )?;
     check_order(uri, &rig.moto, &file)?;
     Ok(())
 }

@@ -58,7 +58,8 @@ pub struct KinesisInput {
     /// Where shards without a checkpoint (and without a read parent) start.
     pub start: Start,
     pub leases: Option<LeaseOptions>,
-    /// Stop once no record arrived for this long and everything is committed.
+    /// Stop once every shard read is at its tip, no record arrived for this long, and
+    /// everything is committed.
     pub idle_exit: Option<Duration>,
     /// How often to list shards (new children after a reshard).
     pub list_every: Duration,
@@ -78,6 +79,8 @@ struct Reading {
     task: JoinHandle<()>,
     /// The `seq` of the next record.
     next: i64,
+    /// Whether the last page was empty at the tip of the shard (nothing more to read yet).
+    at_tip: bool,
 }
 
 /// The consumer's state.
@@ -226,6 +229,7 @@ impl<K: Kinesis> Consumer<K> {
                     return Ok(true);
                 };
                 self.metrics.read(&shard, records.len(), behind_ms);
+                reading.at_tip = records.is_empty() && behind_ms.is_none_or(|b| b <= 0);
                 if records.is_empty() {
                     return Ok(true);
                 }
@@ -413,8 +417,11 @@ impl<K: Kinesis> Consumer<K> {
                 return Ok(false);
             }
         }
+        // Idle means drained: a reader still catching up (slow to start, throttled, behind)
+        // keeps the consumer running however long its last record was.
         if let Some(idle) = self.input.idle_exit
             && self.last_record.elapsed() >= idle
+            && self.reading.values().all(|r| r.at_tip)
             && !self.ingestor.has_pending()
         {
             tracing::info!(idle_ms = idle.as_millis() as u64, "no records: stopping");
@@ -526,6 +533,7 @@ impl<K: Kinesis> Consumer<K> {
             epoch: self.epoch,
             task,
             next: mark.seq.max(-1) + 1,
+            at_tip: false,
         };
         self.reading.insert(key, reading);
         Ok(())

@@ -156,17 +156,16 @@ pub async fn poll<K: Kinesis>(
                 if let Some(r) = page.records.last() {
                     last = Some(r.sequence.clone());
                 }
+                // Empty pages too: they tell the consumer the shard is at its tip.
                 let empty = page.records.is_empty();
-                if !empty || page.behind_ms.is_some() {
-                    let message = Message::Records {
-                        shard: shard.clone(),
-                        epoch,
-                        records: decode_page(&shard, page.records, max_bytes),
-                        behind_ms: page.behind_ms,
-                    };
-                    if tx.send(message).await.is_err() {
-                        return;
-                    }
+                let message = Message::Records {
+                    shard: shard.clone(),
+                    epoch,
+                    records: decode_page(&shard, page.records, max_bytes),
+                    behind_ms: page.behind_ms,
+                };
+                if tx.send(message).await.is_err() {
+                    return;
                 }
                 let Some(next) = page.next else {
                     let ended = Message::Ended {
