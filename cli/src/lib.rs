@@ -1,1 +1,65 @@
-//! placeholder
+//! The `eventlake` command as a library: the command line ([`args`]), one module per
+//! subcommand ([`commands`]) and the dispatch between them ([`run`]). `main.rs` only parses and
+//! calls [`run`]; the benchmark harness (`eventlake-bench`) reuses the same commands.
+
+pub mod args;
+pub mod commands;
+pub mod output;
+pub mod progress;
+
+use anyhow::Result;
+use eventlake_lake::{Config, Lake};
+
+use crate::args::{Cli, Command, IngestCommand};
+
+/// Default lake location: a folder in the working directory.
+pub const DEFAULT_LAKE: &str = "./data";
+
+/// What every command gets: the lake and the configuration.
+pub struct Context {
+    /// Where the lake is: `--lake`, else the configuration's `lake`, else [`DEFAULT_LAKE`].
+    pub lake_uri: String,
+    /// The loaded configuration file (defaults when there is none).
+    pub config: Config,
+}
+
+impl Context {
+    /// Loads the configuration and resolves the lake location.
+    pub fn load(lake: Option<String>, config: Option<&std::path::Path>) -> Result<Self> {
+        let config = Config::load(config)?;
+        let lake_uri = lake
+            .or_else(|| config.lake.clone())
+            .unwrap_or_else(|| DEFAULT_LAKE.to_owned());
+        Ok(Self { lake_uri, config })
+    }
+
+    /// Opens the lake.
+    pub fn lake(&self) -> Result<Lake> {
+        Ok(Lake::new(&self.lake_uri)?)
+    }
+}
+
+/// Runs one parsed command line.
+pub async fn run(cli: Cli) -> Result<()> {
+    let ctx = Context::load(cli.lake, cli.config.as_deref())?;
+    match cli.command {
+        Command::Generate(args) => commands::generate::run(&args).await,
+        Command::Ingest(IngestCommand::File(args)) => commands::ingest::file(&ctx, &args).await,
+        Command::Ingest(IngestCommand::Http(args)) => commands::ingest::http(&ctx, &args).await,
+        #[cfg(feature = "kinesis")]
+        Command::Ingest(IngestCommand::Kinesis(args)) => {
+            commands::kinesis::ingest(&ctx, &args).await
+        }
+        #[cfg(not(feature = "kinesis"))]
+        Command::Ingest(IngestCommand::Kinesis(_)) => {
+            Err(commands::without("kinesis", "ingest kinesis"))
+        }
+        Command::Sql(args) => commands::sql::run(&ctx, &args).await,
+        Command::Jobs(command) => commands::jobs::run(&ctx, command).await,
+        Command::Demo(args) => commands::demo::run(&ctx, &args).await,
+        Command::Serve(args) => commands::serve::run(&ctx, &args).await,
+        Command::Matching(args::MatchingCommand::Evaluate(args)) => {
+            commands::matching::evaluate(&ctx, &args).await
+        }
+    }
+}

@@ -63,9 +63,15 @@ pub enum Outcome {
 /// Totals of one flush.
 #[derive(Debug, Clone, Default)]
 pub struct Flushed {
+    /// Rows committed to `bronze.events`.
     pub events: usize,
+    /// Rows committed to `bronze.events_rejected`: invalid records, duplicates, and the
+    /// [`late`](Self::late) ones.
     pub rejected: usize,
+    /// The `bronze.events` version this flush committed, if it committed there.
     pub events_version: Option<i64>,
+    /// The `bronze.events_rejected` version of this flush's checkpoint commit, if it made one
+    /// (rows moved there after a lost race are committed on their own, later).
     pub rejected_version: Option<i64>,
     /// Records offered as [`Outcome::Accepted`] that were filed as `duplicate_event_id`
     /// instead, because another writer committed their id first: ordinals among this flush's
@@ -78,8 +84,13 @@ pub struct Flushed {
 /// already filed as duplicates of another writer's commit (as in [`Flushed::late`]: stored).
 #[derive(Debug)]
 pub struct FlushError {
+    /// Whether the `bronze.events_rejected` commit (with its checkpoints) landed before the
+    /// failure.
     pub rejected_durable: bool,
+    /// Ordinals among the flush's accepted records that were committed as duplicates of
+    /// another writer's rows, in offer order.
     pub late: Vec<usize>,
+    /// What failed.
     pub error: Error,
 }
 
@@ -94,7 +105,10 @@ impl From<FlushError> for Error {
 /// that record's position.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mark {
+    /// The `seq` of the last committed record of the key; `-1` if none, [`ENDED`] if ended.
     pub seq: i64,
+    /// That record's source position (e.g. a Kinesis sequence number); `None` for sources
+    /// that resume by `seq` alone, and before any record is committed.
     pub position: Option<Arc<str>>,
 }
 

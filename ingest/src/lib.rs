@@ -1,8 +1,10 @@
 //! Exactly-once ingest of events into the bronze Delta tables.
 //!
-//! Sources ([`source::file`], [`source::http`]; Kinesis and Lambda later) turn their input into
+//! Sources ([`source::file`], [`source::http`], and with their features Kinesis and Lambda) turn their input into
 //! [`Record`]s; [`decode`] validates each against the contracts (pure, parallel-safe); the
 //! [`Ingestor`] classifies, buffers and commits them with the source checkpoint.
+
+#![warn(missing_docs)]
 
 mod buffer;
 pub mod error;

@@ -15,6 +15,8 @@ use eventlake_lake::reason::{Reason, Violation};
 /// One record offered to ingest.
 #[derive(Debug, Clone)]
 pub struct Record {
+    /// The raw bytes, meant to be one JSON envelope (a line without its terminator, a
+    /// Kinesis record's data).
     pub bytes: Bytes,
     /// Checkpoint key within the source.
     pub key: Arc<str>,
@@ -31,7 +33,10 @@ pub type Event = envelope::Event<Bytes>;
 /// A record after the stateless part of ingest: decoding and contract validation.
 #[derive(Debug, Clone)]
 pub struct Decoded {
+    /// The record as offered (its bytes cut to [`TOO_LARGE_PREFIX`] if it was too large).
     pub record: Record,
+    /// The valid envelope, or why the record is rejected with what could still be read of
+    /// it (for the reject row).
     pub outcome: Result<Event, (Violation, Hints)>,
 }
 

@@ -12,7 +12,9 @@ use crate::ingestor::{Flushed, Outcome};
 pub struct Report {
     /// Records offered, including those already committed by an earlier run.
     pub offered: u64,
+    /// Records accepted for `bronze.events` (less those later filed as late duplicates).
     pub accepted: u64,
+    /// Records rejected, by reason.
     pub rejected: BTreeMap<Reason, u64>,
     /// Records skipped because an earlier run committed them.
     pub already_committed: u64,
@@ -20,11 +22,14 @@ pub struct Report {
     pub bytes: u64,
     /// Total bytes of the source, when known.
     pub total_bytes: Option<u64>,
+    /// Flushes that committed to at least one table.
     pub flushes: u64,
+    /// Wall time since the run started.
     pub elapsed: Duration,
 }
 
 impl Report {
+    /// Adds the outcomes of one [`offer`](crate::ingestor::Ingestor::offer).
     pub fn count(&mut self, outcomes: &[Outcome]) {
         for outcome in outcomes {
             self.offered += 1;
@@ -36,6 +41,8 @@ impl Report {
         }
     }
 
+    /// Counts a flush that committed, and moves its late records from accepted to
+    /// `duplicate_event_id`.
     pub fn flushed(&mut self, flushed: &Flushed) {
         if flushed.events_version.is_some() || flushed.rejected_version.is_some() {
             self.flushes += 1;
@@ -48,6 +55,7 @@ impl Report {
         }
     }
 
+    /// Records rejected so far, over all reasons.
     pub fn rejected_total(&self) -> u64 {
         self.rejected.values().sum()
     }

@@ -7,7 +7,7 @@
 //!
 //! Other writers (a second collector, a serving replica, another file) commit too. Before a
 //! commit the ingestor [catches up](Seen::catch_up): it reads the `event_id`s of the files
-//! every commit since [`Seen::synced`] added to a loaded date, so its check is exact against
+//! every commit since the version it is synced to added to a loaded date, so its check is exact against
 //! the table version it commits on top of.
 //!
 //! Invariant: a date is marked loaded only after all of its committed ids are in the set, and
@@ -71,6 +71,8 @@ pub struct Seen {
 }
 
 impl Seen {
+    /// An empty set, nothing loaded, that treats ids as duplicates up to `window_days` event
+    /// days apart.
     pub fn new(window_days: u32) -> Self {
         Self {
             window: window_days as i32,
@@ -146,7 +148,7 @@ impl Seen {
         Ok(())
     }
 
-    /// Reads the ids that commits after [`Seen::synced`], up to the version `events` is at,
+    /// Reads the ids that commits after the synced version, up to the version `events` is at,
     /// added to loaded dates, and returns them as a set of their own (so the caller can tell
     /// which of its pending ids another writer committed first). Files that only move data
     /// (compaction) are skipped: their ids are already known.
@@ -248,6 +250,7 @@ impl Seen {
         self.by_date.values().map(HashSet::len).sum()
     }
 
+    /// Whether no id is held (none loaded, none pending).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

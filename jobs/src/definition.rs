@@ -14,18 +14,25 @@ use crate::error::{Error, Result};
 /// One job, ready to plan and run.
 #[derive(Debug, Clone)]
 pub struct Job {
+    /// Unique name of the job: the file's `name`, else the file stem.
     pub name: String,
+    /// What the job computes, for people; may be empty.
     pub description: String,
     /// The file it was defined in, for messages.
     pub file: String,
+    /// The table it writes.
     pub output: TableName,
     /// Tables it reads: its edges in the dependency graph.
     pub reads: Vec<TableName>,
+    /// What computes its rows.
     pub body: Body,
+    /// How its rows are written into `output`.
     pub materialization: Materialization,
     /// Cron expression (5 fields, or 6 with seconds) for `jobs schedule`.
     pub schedule: Option<String>,
+    /// Checks on the candidate output, run before it is published.
     pub tests: Vec<DataTest>,
+    /// Age limits on inputs' latest commits; each names a table in `reads`.
     pub freshness: Vec<Freshness>,
 }
 
@@ -36,14 +43,21 @@ pub enum Body {
     /// `{{ is_incremental }}` and `{{ this }}` placeholders.
     Sql(String),
     /// Decode these event types from `bronze.events` into a typed entity table.
-    Silver { event_types: Vec<String> },
+    Silver {
+        /// The event types decoded (`donation.made`); each needs a built-in contract.
+        event_types: Vec<String>,
+    },
     /// One output of the matching engine (`eventlake-matching`), with its built-in weights.
-    Matching { output: eventlake_matching::Output },
+    Matching {
+        /// The gold table the engine computes for this job.
+        output: eventlake_matching::Output,
+    },
 }
 
 /// How the job's rows replace or join the table's rows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Materialization {
+    /// How new rows are written into the output.
     pub strategy: Strategy,
     /// Partition column of the output (a date column for `replace_partitions`).
     pub partition_by: Option<String>,
@@ -68,6 +82,7 @@ pub enum Strategy {
 }
 
 impl Strategy {
+    /// The strategy's name in job files (`replace_partitions`).
     pub fn as_str(self) -> &'static str {
         match self {
             Strategy::Table => "table",
@@ -77,6 +92,7 @@ impl Strategy {
         }
     }
 
+    /// Whether a run builds on the existing output (every strategy but `table`).
     pub fn is_incremental(self) -> bool {
         self != Strategy::Table
     }
@@ -85,7 +101,9 @@ impl Strategy {
 /// A check run on the job's new output before it is published.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DataTest {
+    /// Name in reports: the file's `name`, else derived from the check (`unique(a, b)`).
     pub name: String,
+    /// What is checked; a test names exactly one check.
     pub check: Check,
     /// `error` (default) blocks the publish; `warn` is recorded and reported only.
     pub severity: Severity,
@@ -95,23 +113,34 @@ pub struct DataTest {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
+    /// A failure fails the run and leaves the output unchanged.
     #[default]
     Error,
+    /// A failure is recorded and reported; the output is still published.
     Warn,
 }
 
 /// The kinds of data test.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Check {
+    /// No two rows share the values of these columns (at least one).
     Unique(Vec<String>),
+    /// None of these columns (at least one) is null in any row.
     NotNull(Vec<String>),
+    /// Every non-null value of a column, compared as text, is one of a list.
     AcceptedValues {
+        /// The column checked.
         column: String,
+        /// The allowed values, as text.
         values: Vec<String>,
     },
+    /// Every non-null value of a column exists in a field of another table (a foreign key).
     Relationships {
+        /// The column of the job's output holding the reference.
         column: String,
+        /// The table referred to.
         to: TableName,
+        /// The column of `to` the reference must match.
         field: String,
     },
     /// A query over `{{ this }}` that must return no rows.

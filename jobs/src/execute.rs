@@ -34,6 +34,7 @@ pub struct RunOptions {
     pub full_refresh: bool,
     /// Backfill window (inclusive), instead of what changed since the watermark.
     pub from: Option<NaiveDate>,
+    /// Last day of the backfill window (inclusive); open-ended when only `from` is given.
     pub to: Option<NaiveDate>,
     /// The day jobs treat as today.
     pub as_of: NaiveDate,

@@ -2,8 +2,10 @@
 //! a dependency graph through the tables they read, and publish each output in one Delta
 //! commit after their data tests pass. Every run is recorded in `ops.job_runs`.
 //!
-//! Invariant: a job's output is replaced all at once or not at all (see [`execute`]), and a
+//! Invariant: a job's output is replaced all at once or not at all (the `execute` module), and a
 //! job whose upstream did not succeed in the same invocation is skipped, not run on stale data.
+
+#![warn(missing_docs)]
 
 mod candidate;
 mod changes;

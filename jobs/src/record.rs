@@ -37,6 +37,7 @@ pub enum Status {
 }
 
 impl Status {
+    /// The snake_case code stored in `ops.job_runs.status`.
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Success => "success",
@@ -56,8 +57,11 @@ impl Status {
 /// The outcome of one data test.
 #[derive(Debug, Clone, Serialize)]
 pub struct TestResult {
+    /// The test's name.
     pub name: String,
+    /// Whether the test query returned no rows.
     pub passed: bool,
+    /// The test's severity: whether a failure blocks the publish.
     pub severity: crate::definition::Severity,
     /// Rows the test query returned (0 when it passed).
     pub failures: u64,
@@ -68,21 +72,38 @@ pub struct TestResult {
 /// The record of one job run.
 #[derive(Debug, Clone, Serialize)]
 pub struct JobRun {
+    /// Id of the invocation (a UUID v4), shared by every job it ran.
     pub run_id: String,
+    /// Name of the job.
     pub job: String,
+    /// How the run ended.
     pub status: Status,
+    /// When the run began.
     pub started_at: DateTime<Utc>,
+    /// When the run ended.
     pub finished_at: DateTime<Utc>,
+    /// Rows the run computed and published (0 when it published nothing).
     pub rows_written: u64,
+    /// The job's materialisation strategy (`replace_partitions`).
     pub strategy: String,
+    /// Whether the run rebuilt the whole output (first run, `--full-refresh`, new definition).
     pub full_refresh: bool,
+    /// First day of the recomputed window (inclusive); `None` for a rebuild or no window.
     pub window_from: Option<NaiveDate>,
+    /// Last day of the recomputed window (inclusive); `None` when open-ended or no window.
     pub window_to: Option<NaiveDate>,
+    /// Delta version read of each input (`layer.name`), plus the pseudo-inputs `definition`
+    /// (the job's fingerprint) and `var:as_of`; a successful run's map is its watermark.
     pub input_versions: BTreeMap<String, u64>,
+    /// The job's output table (`layer.name`).
     pub output_table: String,
+    /// Delta version of the output after the run; `None` if it failed or the table is absent.
     pub output_version: Option<u64>,
+    /// Outcome of each data test, in definition order; empty if the tests did not run.
     pub tests: Vec<TestResult>,
+    /// Problems that did not fail the run (a stale input, a failed `warn` test).
     pub warnings: Vec<String>,
+    /// Why the run failed, its tests blocked the publish, or it was skipped; `None` otherwise.
     pub error: Option<String>,
 }
 
@@ -94,6 +115,7 @@ impl TestResult {
 }
 
 impl JobRun {
+    /// Wall-clock time of the run, `finished_at - started_at`, in milliseconds.
     pub fn duration_ms(&self) -> i64 {
         (self.finished_at - self.started_at).num_milliseconds()
     }
@@ -228,10 +250,15 @@ fn strings(batch: &RecordBatch, i: usize) -> &StringArray {
 /// `run_results.json`: the invocation's records, written below the lake root.
 #[derive(Debug, Serialize)]
 pub struct RunResults<'a> {
+    /// Id of the invocation (a UUID v4), shared by all its records.
     pub run_id: &'a str,
+    /// When the invocation began.
     pub started_at: DateTime<Utc>,
+    /// When its last job finished.
     pub finished_at: DateTime<Utc>,
+    /// Whether every job ended `success` or `up_to_date`.
     pub success: bool,
+    /// The records of the jobs, in the order they ran.
     pub results: &'a [JobRun],
 }
 

@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 pub struct Config {
     /// Lake URI; the command line and `EVENTLAKE_LAKE` take precedence.
     pub lake: Option<String>,
+    /// The `[ingest]` section: flush triggers, de-duplication window, record size limit.
     pub ingest: IngestConfig,
 }
 

@@ -27,14 +27,21 @@ pub const MAX_ID_CHARS: usize = 256;
 /// it: borrowed from the record as decoded (`&str`), or any owner of those bytes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event<P> {
+    /// Producer-assigned unique id; a repeat is rejected as `duplicate_event_id`.
     pub event_id: String,
+    /// Event type (`donation.made`); it has a contract, which the payload satisfies.
     pub event_type: String,
+    /// Application that produced the event (`supporter`).
     pub source: String,
+    /// Tenant the event belongs to.
     pub tenant_id: String,
+    /// Id of the entity the event is about (a party, a supporter, a session).
     pub subject_id: String,
     /// Microseconds since the Unix epoch, UTC.
     pub occurred_at: i64,
+    /// Payload version, from 1 up to the contract's `schema_version`.
     pub schema_version: i32,
+    /// The payload's JSON object text, byte for byte as sent.
     pub payload: P,
 }
 
@@ -123,8 +130,11 @@ fn parse(text: &str) -> Result<Raw<'_>, serde_json::Error> {
 /// Best-effort identifiers of a record, for triage of rejects: whatever could be read.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Hints {
+    /// The record's `event_id`, if it has one that reads as a JSON string (length unchecked).
     pub event_id: Option<String>,
+    /// The record's `event_type`, if it has one that reads as a JSON string.
     pub event_type: Option<String>,
+    /// The record's `tenant_id`, if it has one that reads as a JSON string.
     pub tenant_id: Option<String>,
 }
 

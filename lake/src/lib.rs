@@ -2,6 +2,8 @@
 //! the event contracts and envelope, reason codes, one query session, and logging setup.
 //! Every other crate depends on this one and on nothing beside it in the workspace.
 
+#![warn(missing_docs)]
+
 pub mod config;
 pub mod contracts;
 pub mod envelope;

@@ -72,11 +72,14 @@ impl fmt::Display for Reason {
 /// A rejection: the stable reason and a message a person can act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
+    /// Stable code, stored in `bronze.events_rejected.reason`.
     pub reason: Reason,
+    /// What is wrong and where (`payload.skills[2].level: 11 is out of range, …`).
     pub message: String,
 }
 
 impl Violation {
+    /// A violation with the given reason and message.
     pub fn new(reason: Reason, message: impl Into<String>) -> Self {
         Self {
             reason,

@@ -6,7 +6,7 @@
 //! processes race, and no table is opened over a damaged log ([`crate::log`]).
 
 use std::path::Path;
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 
 use arrow::datatypes::Schema;
 use deltalake::kernel::StructType;
@@ -33,10 +33,17 @@ impl Lake {
             reason,
         };
         let root = match Url::parse(uri) {
+            #[cfg(feature = "s3")]
             Ok(url) if url.scheme() == "s3" || url.scheme() == "s3a" => {
-                static S3: Once = Once::new();
+                static S3: std::sync::Once = std::sync::Once::new();
                 S3.call_once(|| deltalake::aws::register_handlers(None));
                 url
+            }
+            #[cfg(not(feature = "s3"))]
+            Ok(url) if url.scheme() == "s3" || url.scheme() == "s3a" => {
+                return Err(bad(
+                    "this build has no S3 support: build eventlake with `--features aws`".into(),
+                ));
             }
             Ok(url) if url.scheme() == "file" => url,
             Ok(url) if url.scheme().len() > 1 => {
@@ -213,10 +220,18 @@ mod tests {
         assert!(url.path().ends_with("/lake/bronze/events/"), "{url}");
     }
 
+    #[cfg(feature = "s3")]
     #[test]
     fn s3_urls_are_kept() {
         let lake = Lake::new("s3://bucket/prefix").unwrap();
         assert_eq!(lake.root().as_str(), "s3://bucket/prefix/");
+    }
+
+    #[cfg(not(feature = "s3"))]
+    #[test]
+    fn s3_urls_say_which_feature_they_need() {
+        let e = Lake::new("s3://bucket/prefix").unwrap_err().to_string();
+        assert!(e.contains("--features aws"), "{e}");
     }
 
     /// Racing creators: every one gets the table, only version 0 carries metadata, and every

@@ -11,7 +11,9 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 /// A table's `layer.name`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TableName {
+    /// Layer (`bronze`, `silver`, `gold`, `ops`): the first path segment and the SQL schema.
     pub layer: String,
+    /// Table within the layer (`events`); a lowercase identifier like `layer`.
     pub name: String,
 }
 

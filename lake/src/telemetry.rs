@@ -9,7 +9,9 @@ use tracing_subscriber::EnvFilter;
 /// The two log formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
+    /// Compact human-readable lines, for a terminal.
     Pretty,
+    /// One JSON object per line, for a log collector.
     Json,
 }
 

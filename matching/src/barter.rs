@@ -23,21 +23,29 @@ pub const CYCLES_PER_OPPORTUNITY: usize = 3;
 /// One step: `giver` offers `resources` that `receiver` needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
+    /// Index into the `opportunities` given to [`cycles`] of the offering opportunity.
     pub giver: usize,
+    /// Index into the `opportunities` given to [`cycles`] of the needing opportunity.
     pub receiver: usize,
+    /// Resource ids the receiver needs and the giver offers, sorted; never empty.
     pub resources: Vec<u32>,
     /// Share of the receiver's needs this step covers.
     pub coverage: f64,
+    /// Distance between the two opportunities' places, in km; `None` if either is unknown.
     pub km: Option<f64>,
 }
 
 /// A cycle of 2 or 3 steps.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cycle {
+    /// The steps in order; each step's receiver is the next step's giver, the last gives to
+    /// the first.
     pub steps: Vec<Step>,
     /// Smallest step coverage over the largest: 1 when everyone gets as much as they give.
     pub balance: f64,
+    /// Total distance over the steps, in km (an unknown step distance counts 0).
     pub km: f64,
+    /// 0.4 × balance + 0.4 × mean coverage + 0.2 × ½^(km ÷ (100 × steps)), in [0, 1].
     pub score: f64,
 }
 

@@ -17,20 +17,32 @@ pub const BUILTIN: &str = include_str!("weights.toml");
 /// The sub-scores a match is made of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Factor {
+    /// Coverage of the role's required skills, weighted by the required level.
     Skills,
+    /// Required skills the candidate brings that the poster lacks (strategic).
     Complement,
+    /// Share of the needed resources the candidate offers (resource pooling).
     Resources,
+    /// Share of the opportunity's sectors the candidate works in.
     Sectors,
+    /// Exponential decay with distance; 1 for remote work.
     Distance,
+    /// 1 within the budget per head, falling to 0 at 25 % over it.
     Budget,
+    /// Share of the opportunity's dates the candidate is available.
     Availability,
+    /// Capacity against the headcount the role needs.
     Capacity,
+    /// Share of suggestions accepted, with a prior of 0.6 worth 4 decisions.
     Reputation,
+    /// 1 if verified by the marketplace, 0.3 otherwise.
     Verified,
+    /// Share of the poster's working languages the candidate speaks.
     Language,
 }
 
 impl Factor {
+    /// Every factor, in declaration order; `factor as usize` indexes this array.
     pub const ALL: [Factor; 11] = [
         Factor::Skills,
         Factor::Complement,
@@ -45,6 +57,7 @@ impl Factor {
         Factor::Language,
     ];
 
+    /// The sub-score's key in `weights.toml` and its `factor` in published reasons.
     pub fn name(self) -> &'static str {
         match self {
             Factor::Skills => "skills",
@@ -74,6 +87,7 @@ pub struct ModelConfig {
 }
 
 impl ModelConfig {
+    /// The normalised weight of `factor`, in [0, 1]; 0 when the model does not use it.
     pub fn weight(&self, factor: Factor) -> f64 {
         self.weights[factor as usize]
     }
@@ -142,6 +156,7 @@ impl Config {
         Ok(Config { models })
     }
 
+    /// The configuration of `model`; every model has one (checked by [`Config::parse`]).
     pub fn model(&self, model: Model) -> &ModelConfig {
         &self.models[&model]
     }

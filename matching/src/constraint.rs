@@ -20,15 +20,26 @@ const SALARY_PER_DAY_RATE: f64 = 110.0;
 /// Why a candidate is not eligible.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Constraint {
+    /// The candidate is the opportunity's poster.
     OwnOpportunity,
+    /// The poster declined the candidate for this opportunity (checked through
+    /// [`crate::Feedback`], not by [`check`]).
     Declined,
+    /// The candidate holds none of the role's required skills, at any level.
     NoSkillInCommon,
+    /// On-site work and the candidate is beyond the radius, or its location is unknown.
     TooFar,
+    /// The candidate's stated availability does not overlap the opportunity's dates.
     Unavailable,
+    /// The candidate's price is more than [`BUDGET_SLACK`] times the budget per head.
     OverBudget,
+    /// The opportunity takes verified parties only and the candidate is not verified.
     NotVerified,
+    /// The opportunity restricts countries and the candidate's is not listed (or unknown).
     Country,
+    /// The candidate's capacity is below the opportunity's minimum.
     Capacity,
+    /// The candidate lacks one of the opportunity's required certifications.
     Certifications,
 }
 

@@ -20,16 +20,20 @@ use crate::score::{self, Interest, Sub};
 /// Everything the engine reads, loaded once per run.
 #[derive(Debug, Default)]
 pub struct Inputs {
+    /// The names behind every interned id in `parties` and `opportunities`.
     pub vocabs: Vocabs,
+    /// Every party of `silver.parties`, all tenants, ordered by tenant, location cell and id.
     pub parties: Vec<Party>,
     /// (tenant, party id) → index into `parties`.
     pub party_index: HashMap<(u32, String), usize>,
     /// Open opportunities only.
     pub opportunities: Vec<Opportunity>,
+    /// Earlier feedback from `silver.match_feedback`; empty when that table is not registered.
     pub feedback: Feedback,
 }
 
 impl Inputs {
+    /// The party `id` of tenant `tenant`, if it was loaded.
     pub fn party(&self, tenant: u32, id: &str) -> Option<&Party> {
         self.party_index
             .get(&(tenant, id.to_owned()))
@@ -70,24 +74,35 @@ impl Inputs {
 /// One reason of a match: a sub-score, its weight and its text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reason {
+    /// The factor's [`Factor::name`], or `interest` for the candidate's side.
     pub factor: &'static str,
+    /// The sub-score's value, unweighted, in [0, 1].
     pub score: f64,
+    /// The factor's normalised weight in the model; 0 for `interest`.
     pub weight: f64,
+    /// What a person reads, e.g. "covers 4 of 5 required skills at the level asked".
     pub text: String,
 }
 
 /// A proposed candidate for one role of one opportunity.
 #[derive(Debug, Clone)]
 pub struct Match {
+    /// Index into [`Inputs::opportunities`].
     pub opportunity: usize,
+    /// Index into [`Inputs::parties`] of the proposed party.
     pub candidate: usize,
+    /// The role's name, or [`RESOURCES_ROLE`] for resource pooling.
     pub role: String,
+    /// The ranking score ([`Scored::score`]), in [0, 1].
     pub score: f64,
     /// How well the candidate fits the opportunity.
     pub fit: f64,
     /// How well the opportunity fits the candidate (reciprocal models).
     pub interest: Option<f64>,
+    /// Position in the opportunity's list for this role, from 1 (best); ties go to the
+    /// smaller party id.
     pub rank: u32,
+    /// The top three weighted contributions, then the candidate's side when it counts.
     pub reasons: Vec<Reason>,
 }
 
@@ -98,6 +113,7 @@ pub struct Stats {
     pub candidates: u64,
     /// Pairs that passed the hard constraints and were scored.
     pub scored: u64,
+    /// Matches kept: at most `top_k` per opportunity and role.
     pub matches: u64,
 }
 
@@ -109,9 +125,13 @@ pub const RESOURCES_ROLE: &str = "resources";
 /// scoring allocates nothing.
 #[derive(Debug, Clone)]
 pub struct Scored {
+    /// `fit`, or for reciprocal models the harmonic mean of `fit` and `interest`; in [0, 1].
     pub score: f64,
+    /// Σ weight × sub-score over the model's factors, in [0, 1].
     pub fit: f64,
+    /// The candidate's side, for reciprocal models only.
     pub interest: Option<Sub>,
+    /// Each factor's sub-score (its value unweighted), indexed like [`Factor::ALL`].
     pub subs: [Option<Sub>; 11],
 }
 
@@ -161,9 +181,13 @@ pub fn harmonic(a: f64, b: f64) -> f64 {
 
 /// What one candidate brings to one role, and what it wants.
 pub struct Pair<'a> {
+    /// The opportunity being matched.
     pub opportunity: &'a Opportunity,
+    /// The role being filled; `None` for resource pooling, which matches needs.
     pub role: Option<&'a Role>,
+    /// The opportunity's poster, when it is a loaded party (for complement and language).
     pub poster: Option<&'a Party>,
+    /// The candidate.
     pub party: &'a Party,
     /// (offered, needed) resources of the candidate, for resource pooling.
     pub pool: Option<&'a (Vec<u32>, Vec<u32>)>,

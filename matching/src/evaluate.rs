@@ -20,18 +20,25 @@ use crate::profile::Opportunity;
 /// The generator's ground truth: for some opportunities, the parties that are right for them.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Truth {
+    /// One entry per opportunity the generator planted parties for.
     pub planted: Vec<Planted>,
 }
 
+/// The parties the generator built one opportunity around: its relevant set.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Planted {
+    /// The opportunity's tenant.
     pub tenant_id: String,
+    /// The opportunity, within its tenant.
     pub opportunity_id: String,
+    /// The opportunity's collaboration model ([`Model::name`]), as generated.
     pub model: String,
+    /// Party ids relevant to the opportunity (binary relevance).
     pub parties: Vec<String>,
 }
 
 impl Truth {
+    /// Reads a truth file (JSON, as `eventlake generate --truth` writes it).
     pub fn read(path: &std::path::Path) -> Result<Truth> {
         let bad = |reason: String| Error::Truth {
             path: path.display().to_string(),
@@ -45,8 +52,11 @@ impl Truth {
 /// P@k, R@k and NDCG@k averaged over opportunities.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Metrics {
+    /// P@k: relevant parties in the top `k`, over `k` (a short list is not padded).
     pub precision: f64,
+    /// R@k: relevant parties in the top `k`, over all relevant parties.
     pub recall: f64,
+    /// NDCG@k: DCG of the top `k` over the ideal DCG, log2 discount; in [0, 1].
     pub ndcg: f64,
 }
 
@@ -77,10 +87,15 @@ pub fn metrics(ranked: &[&str], truth: &HashSet<&str>, k: usize) -> Metrics {
 /// One model's row of the report.
 #[derive(Debug, Clone, Serialize)]
 pub struct ModelReport {
+    /// The collaboration model's name ([`Model::name`]).
     pub model: String,
+    /// Planted opportunities evaluated (those still open); every mean is over these.
     pub opportunities: usize,
+    /// The published matches, candidates ranked by their best score over the roles.
     pub engine: Metrics,
+    /// Baseline: `k` of the tenant's parties drawn at random.
     pub random: Metrics,
+    /// Baseline: parties by skill-set (pooling: resource) Jaccard alone.
     pub jaccard: Metrics,
 }
 

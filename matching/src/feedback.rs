@@ -45,6 +45,7 @@ impl Feedback {
         self.declined.get(&tenant)?.get(opportunity)
     }
 
+    /// Whether the poster declined `candidate` for `opportunity` at any time.
     pub fn declined(&self, tenant: u32, opportunity: &str, candidate: &str) -> bool {
         self.declined_for(tenant, opportunity)
             .is_some_and(|d| d.contains(candidate))

@@ -11,6 +11,8 @@
 //! Invariant: nothing here writes to the lake; each output is computed from the session's
 //! registered tables and handed back as record batches for the runner to publish atomically.
 
+#![warn(missing_docs)]
+
 pub mod barter;
 pub mod config;
 pub mod constraint;

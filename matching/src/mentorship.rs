@@ -17,6 +17,7 @@ pub struct Instance {
     pub mentees: Vec<Vec<usize>>,
     /// Per mentor, mentee indices.
     pub mentors: Vec<Vec<usize>>,
+    /// Per mentor, the most mentees it may take (0 = none); as long as `mentors`.
     pub capacity: Vec<usize>,
 }
 

@@ -55,27 +55,45 @@ pub fn matches_schema() -> SchemaRef {
     ]))
 }
 
+/// One reason of a match: a sub-score, its weight and its text.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReasonRow {
+    /// The sub-score's name (`skills`, `distance`, …), or `interest` for the candidate's side.
     pub factor: String,
+    /// The sub-score's value, unweighted, in [0, 1].
     pub score: f64,
+    /// The factor's normalised weight in the model; 0 for `interest`.
     pub weight: f64,
+    /// What a person reads, e.g. "12 km away".
     pub text: String,
 }
 
+/// A row of `gold.matches`: one proposed candidate for one role of one open opportunity.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MatchRow {
+    /// The tenant; every lookup is scoped by it.
     pub tenant_id: String,
+    /// The open opportunity matched.
     pub opportunity_id: String,
+    /// The proposed party; never the poster, never a declined pair.
     pub candidate_id: String,
+    /// The opportunity's collaboration model, e.g. `resource_pooling`.
     pub model: String,
+    /// The opportunity's sub-model (e.g. `mentorship`); empty when it has none.
     pub sub_model: String,
+    /// The role's name, or `resources` for resource pooling.
     pub role: String,
+    /// `fit`, or for reciprocal models the harmonic mean of `fit` and `interest`; in [0, 1].
     pub score: f64,
+    /// How well the candidate fits the opportunity: Σ weight × sub-score, in [0, 1].
     pub fit: f64,
+    /// How well the opportunity fits the candidate, in [0, 1]; null unless reciprocal.
     pub interest: Option<f64>,
+    /// Position in the opportunity's list for this role, from 1 (best).
     pub rank: i64,
+    /// The top three weighted contributions, then the candidate's side when it counts.
     pub reasons: Vec<ReasonRow>,
+    /// The run that computed the row.
     pub run_id: String,
 }
 
@@ -97,23 +115,38 @@ pub fn teams_schema() -> SchemaRef {
     ]))
 }
 
+/// A member of a suggested team.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MemberRow {
+    /// The party, a candidate published for the role in `gold.matches`.
     pub party_id: String,
+    /// The name of the role it fills (one slot of it).
     pub role: String,
+    /// Its match score for that role, in [0, 1].
     pub score: f64,
 }
 
+/// A row of `gold.team_suggestions`: one suggested team for a project or competition
+/// opportunity.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TeamRow {
+    /// The tenant; every lookup is scoped by it.
     pub tenant_id: String,
+    /// The opportunity the team is for.
     pub opportunity_id: String,
+    /// The opportunity's collaboration model: `project` or `competition`.
     pub model: String,
+    /// Position among the opportunity's suggestions, from 1 (best score).
     pub team_rank: i64,
+    /// Mean member score times coverage, in [0, 1].
     pub score: f64,
+    /// Share of the universe (role slots and required skills) covered, in [0, 1].
     pub coverage: f64,
+    /// Whether every role slot is filled and every required skill covered.
     pub complete: bool,
+    /// The members in the order the greedy cover picked them; no party twice.
     pub members: Vec<MemberRow>,
+    /// The run that computed the row.
     pub run_id: String,
 }
 
@@ -143,27 +176,45 @@ pub fn cycles_schema() -> SchemaRef {
     ]))
 }
 
+/// One step of a barter cycle: the giver's opportunity offers resources the receiver's needs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepRow {
+    /// The poster of the giving opportunity.
     pub giver_id: String,
+    /// The resource-pooling opportunity that offers the resources.
     pub giver_opportunity_id: String,
+    /// The poster of the receiving opportunity.
     pub receiver_id: String,
+    /// The resource-pooling opportunity that needs the resources.
     pub receiver_opportunity_id: String,
+    /// Names of the resources given: needed by the receiver, offered by the giver; never empty.
     pub resources: Vec<String>,
+    /// Distance between the two opportunities' places, in km; null if either is unknown.
     pub distance_km: Option<f64>,
 }
 
+/// A row of `gold.barter_cycles`: an exchange among 2 or 3 resource-pooling opportunities.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CycleRow {
+    /// The tenant; every lookup is scoped by it.
     pub tenant_id: String,
+    /// The giver opportunity ids in step order, joined by `>`.
     pub cycle_id: String,
+    /// Position among the tenant's cycles, from 1 (best score).
     pub rank: i64,
+    /// Number of steps: 2 or 3.
     pub length: i64,
+    /// 0.4 × balance + 0.4 × mean coverage + 0.2 × distance score, in [0, 1].
     pub score: f64,
+    /// Smallest step coverage over the largest: 1 when everyone gets as much as they give.
     pub balance: f64,
+    /// Total distance over the steps, in km (a step of unknown distance counts 0).
     pub distance_km: f64,
+    /// The givers' party ids in step order; distinct.
     pub party_ids: Vec<String>,
+    /// The steps in order; each receiver is the next step's giver, the last gives to the first.
     pub steps: Vec<StepRow>,
+    /// The run that computed the row.
     pub run_id: String,
 }
 
@@ -181,17 +232,24 @@ pub fn mentorship_schema() -> SchemaRef {
     ]))
 }
 
+/// A row of `gold.mentorship_pairs`: one mentee's mentor in the stable assignment.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MentorshipRow {
+    /// The tenant; every lookup is scoped by it.
     pub tenant_id: String,
+    /// The mentee's `strategic`/`mentorship` opportunity.
     pub opportunity_id: String,
+    /// The opportunity's poster.
     pub mentee_id: String,
+    /// The assigned mentor, a candidate published for the opportunity in `gold.matches`.
     pub mentor_id: String,
+    /// The pair's match score (its best row over the opportunity's roles), in [0, 1].
     pub score: f64,
     /// Position of the mentor in the mentee's preferences (1 = first choice).
     pub mentee_choice: i64,
     /// Position of the mentee in the mentor's preferences.
     pub mentor_choice: i64,
+    /// The run that computed the row.
     pub run_id: String,
 }
 

@@ -20,6 +20,7 @@ pub struct Vocab {
 }
 
 impl Vocab {
+    /// The id of `name`, interning it as the next dense id if it is new.
     pub fn id(&mut self, name: &str) -> u32 {
         if let Some(&id) = self.ids.get(name) {
             return id;
@@ -30,18 +31,22 @@ impl Vocab {
         id
     }
 
+    /// The id of `name` if it was interned; never interns.
     pub fn get(&self, name: &str) -> Option<u32> {
         self.ids.get(name).copied()
     }
 
+    /// The name interned as `id`; panics on an id this vocabulary did not hand out.
     pub fn name(&self, id: u32) -> &str {
         &self.names[id as usize]
     }
 
+    /// Names interned so far; the ids are `0..len`.
     pub fn len(&self) -> usize {
         self.names.len()
     }
 
+    /// Whether no name was interned yet.
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
     }
@@ -57,18 +62,26 @@ impl Vocab {
 /// Every vocabulary the engine interns.
 #[derive(Debug, Default)]
 pub struct Vocabs {
+    /// Tenant ids (`tenant_id`).
     pub tenants: Vocab,
+    /// Skill names of the taxonomy, for parties and roles alike.
     pub skills: Vocab,
+    /// Sector names.
     pub sectors: Vocab,
+    /// Certification names, held or required.
     pub certifications: Vocab,
+    /// Resource names, offered or needed by opportunities.
     pub resources: Vocab,
+    /// Working languages (ISO 639-1 codes).
     pub languages: Vocab,
 }
 
 /// A skill and its level (1–5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Skill {
+    /// Skill id in [`Vocabs::skills`].
     pub id: u32,
+    /// Proficiency from 1 (foundation) to 5 (expert).
     pub level: u8,
 }
 
@@ -82,75 +95,118 @@ pub fn holds(skills: &[Skill], need: &Skill) -> bool {
 /// A point on the globe, in decimal degrees.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Point {
+    /// Latitude (WGS 84), in [-90, 90].
     pub lat: f64,
+    /// Longitude (WGS 84), in [-180, 180].
     pub lon: f64,
 }
 
 /// A money range in pounds sterling.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Money {
+    /// Lower bound, in pounds.
     pub min: f64,
+    /// Upper bound, in pounds; never below `min`.
     pub max: f64,
 }
 
 /// A party as the engine sees it.
 #[derive(Debug, Clone)]
 pub struct Party {
+    /// Tenant id in [`Vocabs::tenants`].
     pub tenant: u32,
+    /// The party's id, unique within its tenant.
     pub id: String,
+    /// Whether the party is an individual (its rate is a day rate) rather than a company.
     pub individual: bool,
+    /// Skills held, sorted by id, each once at its highest level.
     pub skills: Vec<Skill>,
+    /// Sector ids it works in, sorted.
     pub sectors: Vec<u32>,
+    /// Certification ids it holds, sorted.
     pub certifications: Vec<u32>,
+    /// Where it is based, if stated.
     pub location: Option<Point>,
+    /// Country of its location (ISO 3166-1 alpha-2), if stated.
     pub country: Option<String>,
+    /// Engagements it can run at the same time, at least 1 (1 when not stated).
     pub capacity: u32,
     /// First and last available day (days since 1970-01-01); `None` = not stated.
     pub available: Option<(i32, Option<i32>)>,
+    /// Day rate for an individual, typical engagement price for a company; in pounds.
     pub rate: Option<Money>,
+    /// Working language ids, sorted.
     pub languages: Vec<u32>,
+    /// Whether the marketplace verified its identity and credentials.
     pub verified: bool,
     /// Preferred models; `None` = not stated.
     pub models: Option<Vec<Model>>,
+    /// Whether remote engagements are acceptable; `None` = not stated.
     pub remote_ok: Option<bool>,
+    /// Furthest it will travel for on-site work, in km; `None` = not stated.
     pub max_travel_km: Option<f64>,
 }
 
 /// A role to fill.
 #[derive(Debug, Clone)]
 pub struct Role {
+    /// Role title, unique within its opportunity; names the role's match list.
     pub name: String,
+    /// Required skills at the minimum level asked, sorted by id.
     pub skills: Vec<Skill>,
+    /// Headcount: how many people or parties the role needs, 1–100.
     pub count: u32,
 }
 
 /// Who may take part.
 #[derive(Debug, Clone, Default)]
 pub struct Eligibility {
+    /// Only parties verified by the marketplace (`min_verified`).
     pub verified_only: bool,
+    /// Allowed countries (ISO 3166-1 alpha-2); empty = any.
     pub countries: Vec<String>,
+    /// Least capacity a party must have.
     pub min_capacity: Option<u32>,
+    /// Certification ids a party must all hold, sorted.
     pub certifications: Vec<u32>,
 }
 
 /// An open opportunity as the engine sees it.
 #[derive(Debug, Clone)]
 pub struct Opportunity {
+    /// Tenant id in [`Vocabs::tenants`].
     pub tenant: u32,
+    /// The opportunity's id, unique within its tenant.
     pub id: String,
+    /// Party id of the poster, within the same tenant.
     pub poster: String,
+    /// The collaboration model it is matched under.
     pub model: Model,
+    /// Variant within the model (`mentorship`, `spv`, …); empty when not given.
     pub sub_model: String,
+    /// Roles to fill, one per name (duplicates merged).
     pub roles: Vec<Role>,
+    /// Sector ids the work belongs to, sorted.
     pub sectors: Vec<u32>,
+    /// Budget for the whole opportunity in pounds (for hiring, the salary of one hire).
     pub budget: Option<Money>,
+    /// Where the work happens; `None` for fully remote work.
     pub location: Option<Point>,
+    /// Whether the work can be done remotely (then no radius applies).
     pub remote: bool,
+    /// How far candidates may be for on-site work, in km; `None` = [`DEFAULT_RADIUS_KM`].
+    ///
+    /// [`DEFAULT_RADIUS_KM`]: crate::constraint::DEFAULT_RADIUS_KM
     pub radius_km: Option<f64>,
+    /// Planned start day (days since 1970-01-01).
     pub starts: i32,
+    /// Planned end day (days since 1970-01-01); `None` = open-ended, counted as 90 days.
     pub ends: Option<i32>,
+    /// Resource ids the poster brings, sorted.
     pub offered: Vec<u32>,
+    /// Resource ids the poster is looking for, sorted; never one it offers.
     pub needed: Vec<u32>,
+    /// Who may take part; the default lets anyone.
     pub eligibility: Eligibility,
 }
 

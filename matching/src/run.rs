@@ -23,13 +23,19 @@ use crate::team::{self, Candidate};
 /// The gold tables the engine computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Output {
+    /// `gold.matches`: the top candidates per open opportunity and role.
     Matches,
+    /// `gold.team_suggestions`: up to 3 teams per project and competition opportunity, from
+    /// the published matches.
     Teams,
+    /// `gold.barter_cycles`: 2- and 3-cycles among open resource-pooling opportunities.
     BarterCycles,
+    /// `gold.mentorship_pairs`: the stable mentor assignment, from the published matches.
     MentorshipPairs,
 }
 
 impl Output {
+    /// Every output, in declaration order.
     pub const ALL: [Output; 4] = [
         Output::Matches,
         Output::Teams,
@@ -47,10 +53,12 @@ impl Output {
         }
     }
 
+    /// The output whose [`name`](Output::name) is exactly `text`; `None` for anything else.
     pub fn parse(text: &str) -> Option<Output> {
         Output::ALL.into_iter().find(|o| o.name() == text)
     }
 
+    /// The Arrow schema of the output's gold table.
     pub fn schema(self) -> SchemaRef {
         match self {
             Output::Matches => matches_schema(),
@@ -200,6 +208,8 @@ fn teams(inputs: &Inputs, matches: &[MatchRow], run_id: &str) -> Vec<TeamRow> {
 
 /// A mentorship instance built from published matches, with the rows behind its indices.
 pub struct Mentorship<'a> {
+    /// Preferences and capacities; mentee `e` is `mentees[e]`, mentors are numbered in the
+    /// order they are first met.
     pub instance: Instance,
     /// Per mentee: its opportunity's first match row.
     pub mentees: Vec<&'a MatchRow>,

@@ -13,11 +13,14 @@ use crate::profile::{Money, Point, Skill, holds};
 /// A sub-score and why it has its value.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Sub {
+    /// The sub-score, in [0, 1]; never NaN.
     pub value: f64,
+    /// The facts behind the value.
     pub why: Why,
 }
 
 impl Sub {
+    /// The explanation a person reads, e.g. "12 km away".
     pub fn text(&self) -> String {
         self.why.to_string()
     }
@@ -26,41 +29,72 @@ impl Sub {
 /// The facts behind a sub-score, rendered as text by `Display`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Why {
+    /// The role requires no skills (skills score 1).
     NoSkills,
+    /// Coverage of the role's required skills.
     Skills {
+        /// Required skills the candidate holds, at any level.
         held: usize,
+        /// Of those, the ones held at the required level or above.
         at_level: usize,
+        /// Required skills.
         of: usize,
     },
+    /// Skill gaps of the poster the candidate fills.
     Complement {
+        /// Gaps the candidate holds at the required level.
         filled: usize,
+        /// Required skills the poster does not hold at the required level.
         gaps: usize,
     },
+    /// The poster has no gap: the candidate's skills the poster lacks entirely.
     NewSkills(usize),
+    /// Nothing was wanted (score 1); the text names the items, e.g. "sectors in common".
     NothingAsked(&'static str),
+    /// Share of the wanted items the other side has.
     Overlap {
+        /// Wanted items present.
         n: usize,
+        /// Wanted items.
         of: usize,
+        /// Names the items, e.g. "needed resources offered".
         what: &'static str,
     },
+    /// Remote work: distance does not count (score 1).
     Remote,
+    /// A location is missing on either side (score ½).
     DistanceUnknown,
+    /// Distance between the work and the candidate, in km.
     Km(f64),
+    /// The price is at or under the budget's maximum.
     WithinBudget,
+    /// Share by which the price exceeds the budget's maximum (0.1 = 10 % over).
     OverBudget(f64),
+    /// No price or no budget to compare (score ½).
     NoPrice,
+    /// The candidate states no availability (score ½).
     AvailabilityUnknown,
+    /// Share of the opportunity's days the candidate is available, in [0, 1].
     Available(f64),
+    /// Capacity against headcount.
     Capacity {
+        /// The candidate's capacity.
         has: u32,
+        /// The role's headcount.
         needed: u32,
     },
+    /// No accepted or declined suggestion yet: the prior alone.
     Newcomer,
+    /// The candidate's feedback history.
     Accepted {
+        /// Suggestions of the candidate that posters accepted.
         accepted: u32,
+        /// Suggestions accepted or declined.
         of: u32,
     },
+    /// Whether the marketplace verified the candidate.
     Verified(bool),
+    /// Whether the model is among the candidate's preferences (`None` = none stated).
     Wants(Option<bool>),
 }
 
@@ -275,6 +309,7 @@ pub fn reputation(accepted: u32, declined: u32) -> Sub {
     sub(value, why)
 }
 
+/// 1 for a party the marketplace verified, 0.3 otherwise.
 pub fn verified(verified: bool) -> Sub {
     sub(if verified { 1.0 } else { 0.3 }, Why::Verified(verified))
 }
@@ -284,11 +319,17 @@ pub fn verified(verified: bool) -> Sub {
 pub struct Interest {
     /// Whether the model is among the candidate's preferences (`None` = none stated).
     pub model_preferred: Option<bool>,
+    /// Whether the opportunity's work is remote (then travel does not count).
     pub remote: bool,
+    /// Whether the candidate accepts remote work (`None` = not stated).
     pub remote_ok: Option<bool>,
+    /// Distance from the work to the candidate, in km, if both places are known.
     pub km: Option<f64>,
+    /// Furthest the candidate will travel for on-site work, in km (`None` = not stated).
     pub max_travel_km: Option<f64>,
+    /// The budget sub-score of the candidate's price: whether the pay suits it.
     pub pay: Sub,
+    /// Share of the candidate's sectors the opportunity belongs to.
     pub sectors: Sub,
 }
 

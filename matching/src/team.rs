@@ -16,28 +16,37 @@ use crate::profile::{Role, Skill, holds};
 /// A candidate for one role (from the role's match list).
 #[derive(Debug, Clone)]
 pub struct Candidate {
+    /// The party's id.
     pub party: String,
+    /// Index of the role, into the `roles` given to [`suggest`].
     pub role: usize,
+    /// Its match score for the role, in [0, 1]; breaks ties between equal gains.
     pub score: f64,
+    /// The party's skills, sorted by id.
     pub skills: Vec<Skill>,
 }
 
 /// A member of a suggested team.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Member {
+    /// The party's id.
     pub party: String,
+    /// The name of the role whose slot it fills.
     pub role: String,
+    /// Its match score for that role, in [0, 1].
     pub score: f64,
 }
 
 /// A suggested team.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Team {
+    /// The members in the order the greedy cover picked them; no party twice.
     pub members: Vec<Member>,
     /// Share of the universe (role slots and required skills) covered.
     pub coverage: f64,
     /// Mean member score times coverage.
     pub score: f64,
+    /// Whether every role slot is filled and every required skill covered.
     pub complete: bool,
 }
 

@@ -23,9 +23,12 @@ use crate::error::ApiError;
 /// `tenant_id` and `roles`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
+    /// The user the token was issued to; never empty.
     pub sub: String,
+    /// The tenant every data route is scoped to; never empty.
     #[serde(alias = "custom:tenant_id")]
     pub tenant_id: String,
+    /// Roles some routes and topics require; none when the claim is absent.
     #[serde(default, alias = "cognito:groups")]
     pub roles: Vec<String>,
     /// Expiry, seconds since the epoch.
@@ -33,6 +36,7 @@ pub struct Claims {
 }
 
 impl Claims {
+    /// Whether `roles` holds `role` (exact match).
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)
     }
@@ -82,10 +86,20 @@ pub const VERIFIED_MAX: usize = 10_000;
 /// Why a JWKS could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum JwksError {
+    /// The JWKS could not be fetched or is not a JSON key set.
     #[error("fetching the JWKS from {url}: {source}")]
-    Fetch { url: String, source: reqwest::Error },
+    Fetch {
+        /// The JWKS URL.
+        url: String,
+        /// The HTTP client's error (connection, status or body).
+        source: reqwest::Error,
+    },
+    /// The JWKS holds no key with a `kid` that decodes as a verification key.
     #[error("the JWKS at {url} has no usable RS256 key")]
-    Empty { url: String },
+    Empty {
+        /// The JWKS URL.
+        url: String,
+    },
 }
 
 impl Auth {

@@ -19,24 +19,32 @@ use crate::snapshot::Snapshot;
 
 /// A request of anyone: the snapshot it reads and its `meta`.
 pub struct Public {
+    /// The snapshot current when the request arrived; read for the whole request.
     pub snapshot: Arc<Snapshot>,
+    /// The request id and snapshot version every answer carries.
     pub meta: Meta,
 }
 
 /// An authenticated request.
 pub struct Caller {
+    /// The verified token's claims; `tenant_id` scopes every lookup.
     pub claims: Arc<Claims>,
+    /// The snapshot current when the request arrived; read for the whole request.
     pub snapshot: Arc<Snapshot>,
+    /// The request id and snapshot version every answer carries.
     pub meta: Meta,
 }
 
 /// What a data route answers: pre-serialised JSON and the next page's cursor.
 pub struct Data {
+    /// The envelope's `data`, already serialised JSON.
     pub json: String,
+    /// `meta.next_cursor`: the cursor of the next page, when there is one.
     pub next_cursor: Option<String>,
 }
 
 impl Data {
+    /// An answer that is not paged (no next cursor).
     pub fn whole(json: String) -> Self {
         Self {
             json,

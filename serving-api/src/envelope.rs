@@ -13,7 +13,9 @@ use crate::error::ApiError;
 /// What every answer's `meta` names.
 #[derive(Debug, Clone)]
 pub struct Meta {
+    /// The request's id, as sent back in `x-request-id`.
     pub request_id: String,
+    /// Gold table versions of the snapshot read (`table@version,…`).
     pub snapshot_version: String,
 }
 

@@ -4,6 +4,8 @@
 //! Invariant: every data route is scoped to the token's tenant; an id of another tenant
 //! answers exactly as a missing id (404 `NOT_FOUND`), so no existence leaks.
 
+#![warn(missing_docs)]
+
 pub mod auth;
 pub mod caller;
 pub mod envelope;
@@ -38,18 +40,23 @@ pub use routes::router;
 pub struct Config {
     /// Requests per second per tenant (0: unlimited), and the burst above it.
     pub rate_per_second: f64,
+    /// Size of a tenant's token bucket: requests it may make at once after being idle.
     pub burst: u32,
     /// Largest request body; larger ones get 413.
     pub max_body_bytes: usize,
     /// A request taking longer is answered 408 (WebSocket connections are exempt).
     pub request_timeout: Duration,
+    /// WebSocket limits and timings.
     pub ws: WsConfig,
 }
 
 /// Settings of the WebSocket layer.
 #[derive(Debug, Clone)]
 pub struct WsConfig {
+    /// Most connections a tenant may hold open at once; more get `TOO_MANY_CONNECTIONS`.
     pub max_connections_per_tenant: usize,
+    /// Most subscriptions a tenant may hold over all its connections; more get
+    /// `TOO_MANY_SUBSCRIPTIONS`.
     pub max_subscriptions_per_tenant: usize,
     /// A ping every `heartbeat`; a client silent for three of them is disconnected.
     pub heartbeat: Duration,
@@ -87,11 +94,17 @@ impl Default for WsConfig {
 /// connections), the token verifier, limits, the optional event collector and counters.
 pub struct AppState {
     snapshot: watch::Sender<Arc<Snapshot>>,
+    /// Verifies the bearer tokens of REST requests, event posts and WebSocket upgrades.
     pub auth: Auth,
+    /// The settings it was started with.
     pub config: Config,
+    /// Per-tenant request rate limit, from `config`.
     pub rate: RateLimiter,
+    /// Per-tenant WebSocket connection and subscription budgets, from `config.ws`.
     pub budgets: Arc<Budgets>,
+    /// The event collector behind `POST /v1/events`; `None` when started with `--no-collect`.
     pub collector: Option<Collector>,
+    /// Counters since start, exposed on `/metrics`.
     pub stats: Stats,
     /// What `/v1/ready` answers: whether the last poll left the snapshot current (it read the
     /// lake's versions and the snapshot is at them). False from a failed read or load until
@@ -102,6 +115,7 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// State serving `snapshot`, with limits built from `config`; starts ready and not closing.
     pub fn new(
         snapshot: Snapshot,
         auth: Auth,

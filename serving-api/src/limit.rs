@@ -24,6 +24,8 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
+    /// Buckets refilled at `rate_per_second` and holding at most `burst` requests (at least 1);
+    /// a new tenant starts with a full bucket.
     pub fn new(rate_per_second: f64, burst: u32) -> Self {
         Self {
             rate: rate_per_second,
@@ -62,7 +64,9 @@ impl RateLimiter {
 /// Open WebSocket connections and subscriptions by tenant, within fixed limits.
 #[derive(Debug)]
 pub struct Budgets {
+    /// Most WebSocket connections a tenant may hold open at once.
     pub max_connections: usize,
+    /// Most subscriptions a tenant may hold at once, over all its connections.
     pub max_subscriptions: usize,
     used: Mutex<HashMap<String, (usize, usize)>>,
 }
@@ -76,6 +80,7 @@ pub struct Lease {
 }
 
 impl Budgets {
+    /// Budgets with these per-tenant limits and nothing in use.
     pub fn new(max_connections: usize, max_subscriptions: usize) -> Arc<Self> {
         Arc::new(Self {
             max_connections,

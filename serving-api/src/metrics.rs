@@ -23,16 +23,22 @@ use crate::page::given;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Rollup {
+    /// Added up.
     Sum,
+    /// Mean of the values combined.
     Mean,
+    /// Largest value: an upper bound, for percentiles.
     Max,
+    /// Sum of the `of` columns over sum of the `per` column, recomputed, never averaged.
     Ratio,
 }
 
 /// One measure of a metric.
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct Measure {
+    /// Name in each point's `values`; the table's column too, unless a ratio.
     pub name: String,
+    /// How rows combine across dimensions, and into coarser grains unless `over_time`.
     pub rollup: Rollup,
     /// Rollup into coarser grains, when not `rollup`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -48,17 +54,23 @@ pub struct Measure {
 /// One metric of the catalogue.
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct Metric {
+    /// Unique name in the catalogue and in `/v1/metrics/{name}`.
     pub name: String,
     /// The gold table, without the `gold.` prefix.
     pub table: String,
+    /// What the metric counts, for people.
     pub description: String,
+    /// The table's time column (a date or timestamp, read as µs UTC).
     #[serde(skip_serializing)]
     pub time: String,
     /// Native grain: `hour`, `day` or `period`.
     pub grain: String,
+    /// String columns a series can be split by (`?dimension=`).
     pub dimensions: Vec<String>,
+    /// Dimensions never added up across (currencies): every series is split by them.
     #[serde(default)]
     pub split: Vec<String>,
+    /// The values of each point.
     pub measures: Vec<Measure>,
 }
 
@@ -120,6 +132,8 @@ struct Row {
 #[derive(Debug, Default)]
 pub struct Rows {
     rows: Vec<Row>,
+    /// Hash of every row's time, dimensions and values; a `metrics:` topic's change notice
+    /// carries it, so subscribers are told exactly when the rows change.
     pub fingerprint: u64,
 }
 
@@ -144,6 +158,7 @@ fn column(batch: &RecordBatch, name: &str, to: &DataType) -> Result<Arc<dyn Arra
 }
 
 impl Loader {
+    /// A loader for `metric`'s table, holding no rows yet.
     pub fn new(metric: &'static Metric) -> Self {
         Self {
             metric,
@@ -162,6 +177,8 @@ impl Loader {
         v
     }
 
+    /// Takes the rows of one batch, skipping rows without tenant or time; fails when the batch
+    /// lacks a column the metric names or one does not cast to its type.
     pub fn add(&mut self, batch: &RecordBatch) -> Result<(), BoxError> {
         let micros = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
         let tenant = column(batch, "tenant_id", &DataType::Utf8)?;
@@ -255,6 +272,8 @@ pub struct SeriesQuery {
 pub struct Point {
     /// Bucket start: `YYYY-MM-DD`, or RFC 3339 for the hour grain.
     pub t: String,
+    /// Measure → its rolled-up value; `null` when the bucket has no value for it (or a ratio's
+    /// denominator sums to 0).
     #[schema(value_type = Object)]
     pub values: BTreeMap<String, Option<f64>>,
 }
@@ -262,20 +281,29 @@ pub struct Point {
 /// One series: the dimension values it is for, and its points in time order.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Series {
+    /// Dimension → value for the `split` dimensions and the one asked for; a null is `""`.
     #[schema(value_type = Object)]
     pub labels: BTreeMap<String, String>,
+    /// One point per bucket that has rows, in time order.
     pub points: Vec<Point>,
 }
 
 /// The answer to a series request.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SeriesSet {
+    /// The metric's name.
     pub metric: String,
+    /// The grain the points are bucketed in (the metric's native one unless asked).
     pub grain: String,
+    /// The `from` bound as given; `None` when unbounded.
     pub from: Option<String>,
+    /// The `to` bound as given; `None` when unbounded.
     pub to: Option<String>,
+    /// The dimension asked to split by, if any (`split` dimensions always are).
     pub dimension: Option<String>,
+    /// Measure names, in catalogue order: the keys of every point's `values`.
     pub measures: Vec<String>,
+    /// One series per combination of label values, ordered by labels.
     pub series: Vec<Series>,
 }
 

@@ -39,10 +39,15 @@ pub struct Stats {
     pub responses: [AtomicU64; 5],
     latency: [AtomicU64; BUCKETS_MS.len() + 1],
     latency_sum_us: AtomicU64,
+    /// Snapshots swapped in since start.
     pub swaps: AtomicU64,
+    /// WebSocket connections open now (a gauge: up on connect, down on close).
     pub ws_connections: AtomicU64,
+    /// WebSocket messages sent in full.
     pub ws_messages_sent: AtomicU64,
+    /// WebSocket clients disconnected for not taking a message within the send timeout.
     pub ws_slow_disconnects: AtomicU64,
+    /// Lag notices sent: a connection missed one or more snapshot swaps.
     pub ws_lagged: AtomicU64,
     /// Bytes handed to WebSocket sends not yet completed.
     pub ws_pending_bytes: AtomicU64,

@@ -12,17 +12,22 @@ use utoipa::{Modify, OpenApi, ToSchema};
 /// The envelope of every answer.
 #[derive(Serialize, ToSchema)]
 pub struct Reply {
+    /// Whether the request succeeded; `errors` is empty exactly when it did.
     pub success: bool,
     /// The answer; `null` on errors (or per-record results for `POST /v1/events`).
     pub data: Option<serde_json::Value>,
+    /// Request id, snapshot version and paging cursor.
     pub meta: MetaDoc,
+    /// What went wrong; empty on success.
     pub errors: Vec<ErrorDoc>,
 }
 
 /// `meta` of every answer.
 #[derive(Serialize, ToSchema)]
 pub struct MetaDoc {
+    /// When the answer was built: RFC 3339, UTC, milliseconds.
     pub timestamp: String,
+    /// The request's id, also sent as `x-request-id` (the client's own, when it sent one).
     pub request_id: String,
     /// The gold table versions the answer was read from (`table@version,…`).
     pub snapshot_version: String,
@@ -36,6 +41,7 @@ pub struct ErrorDoc {
     /// `VALIDATION_ERROR`, `UNAUTHENTICATED`, `FORBIDDEN`, `NOT_FOUND`, `RATE_LIMITED`,
     /// `PAYLOAD_TOO_LARGE`, `UNAVAILABLE`, …
     pub code: String,
+    /// What went wrong, for people; never reveals another tenant's data.
     pub message: String,
 }
 

@@ -29,11 +29,15 @@ pub struct PageQuery {
 /// A validated page request.
 #[derive(Debug, Clone)]
 pub struct Page {
+    /// Most entries to return, 1..=[`MAX_LIMIT`].
     pub limit: usize,
+    /// The decoded cursor: the page holds only entries whose key sorts after it.
     pub after: Option<String>,
 }
 
 impl PageQuery {
+    /// Checks the limit (`default` when absent) and decodes the cursor; either fault is a
+    /// `VALIDATION_ERROR`.
     pub fn parse(&self, default: usize) -> Result<Page, ApiError> {
         let limit = match given(&self.limit) {
             None => default,

@@ -92,13 +92,19 @@ async fn openapi_json() -> Response {
 /// The snapshot's state, as `/v1/health` reports it.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Health {
+    /// Always `ok`: the process is up and answering (readiness is `/v1/ready`).
     pub status: &'static str,
+    /// Gold table versions of the snapshot (`table@version,…`).
     pub snapshot_version: String,
+    /// When the snapshot was loaded, RFC 3339; `None` before the first load.
     pub loaded_at: Option<String>,
+    /// Seconds since the snapshot was loaded.
     pub age_seconds: f64,
+    /// Swaps before this snapshot (0 for the first one loaded).
     pub generation: u64,
     /// Estimated heap bytes of the snapshot's entries and indexes.
     pub memory_bytes: usize,
+    /// Rows loaded per gold table (`gold.name`).
     #[schema(value_type = Object)]
     pub rows: std::collections::BTreeMap<String, usize>,
 }
@@ -301,8 +307,10 @@ async fn user_context(
 /// One catalogue entry.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct CatalogueEntry {
+    /// The metric's catalogue fields, inlined in the entry.
     #[serde(flatten)]
     pub metric: &'static metrics::Metric,
+    /// The grains a series of it can be asked in.
     pub grains: &'static [&'static str],
     /// Whether the table is in the snapshot.
     pub available: bool,

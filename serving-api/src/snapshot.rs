@@ -25,7 +25,9 @@ pub const SEP: char = '\u{1f}';
 /// One entity, ready to send, with the key it is sorted and paged by.
 #[derive(Debug, Clone)]
 pub struct Entry {
+    /// Sort and page key: its parts joined by [`SEP`]; unique within its list.
     pub key: Box<str>,
+    /// The row as one JSON object, shared by every list that holds it.
     pub json: Arc<str>,
     /// Hash of the content without `run_id`: a job run that recomputes the same result is
     /// no change to push.
@@ -55,7 +57,9 @@ pub type Index = ByTenant<Vec<Entry>>;
 /// A supporter's context, ready to send.
 #[derive(Debug, Clone)]
 pub struct Context {
+    /// The `gold.user_context` row as one JSON object.
     pub json: Box<str>,
+    /// Its `prompt_context` text, answered by `?format=prompt`; `None` when null.
     pub prompt: Option<String>,
     /// See [`Entry::content`].
     pub content: u64,
@@ -66,6 +70,7 @@ pub struct Context {
 pub struct Snapshot {
     /// Table → Delta version loaded.
     pub versions: BTreeMap<String, u64>,
+    /// When loading began; `None` for the empty default snapshot.
     pub loaded_at: Option<DateTime<Utc>>,
     /// Swaps before this one (0 for the first snapshot a server loads).
     pub generation: u64,
@@ -81,6 +86,7 @@ pub struct Snapshot {
     pub mentorship: Index,
     /// (tenant, supporter) → personalisation context.
     pub contexts: ByTenant<Context>,
+    /// (tenant, metric name) → its rows, for the catalogue's tables in the lake.
     pub metrics: metrics::Store,
     /// Rows loaded per table.
     pub rows: BTreeMap<String, usize>,
@@ -90,7 +96,7 @@ pub struct Snapshot {
     name: String,
 }
 
-/// The gold tables of entities; the metric tables come from [`metrics::CATALOGUE`].
+/// The gold tables of entities; the metric tables come from [`crate::metrics::catalogue`].
 pub const ENTITY_TABLES: [&str; 5] = [
     "matches",
     "team_suggestions",

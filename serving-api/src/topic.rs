@@ -12,8 +12,11 @@ use crate::snapshot::{Entry, Snapshot};
 /// A followable piece of the snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Topic {
+    /// The matches of an opportunity, by its id (`matches:opportunity:{id}`).
     OpportunityMatches(String),
+    /// The matches where a party is the candidate, by its id (`matches:party:{id}`).
     PartyMatches(String),
+    /// A supporter's personalisation context, by its id (`context:user:{id}`).
     UserContext(String),
     /// A metric, by its catalogue name.
     Metric(&'static str),
@@ -101,6 +104,7 @@ impl Topic {
         (json, h.finish())
     }
 
+    /// The topic as a client writes it; [`Topic::parse`] reads it back.
     pub fn name(&self) -> String {
         match self {
             Self::OpportunityMatches(id) => format!("matches:opportunity:{id}"),

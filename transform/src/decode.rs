@@ -21,7 +21,9 @@ pub const UNDECODABLE: &str = "undecodable_payload";
 /// The typed rows and the quarantined rows of one input batch.
 #[derive(Debug)]
 pub struct Decoded {
+    /// The rows whose payload decoded, in the entity's schema.
     pub rows: RecordBatch,
+    /// The rows whose payload did not, in the [`quarantine_schema`] with the decoder's message.
     pub quarantine: RecordBatch,
 }
 
@@ -41,7 +43,7 @@ pub fn quarantine_schema() -> SchemaRef {
     ]))
 }
 
-/// Decodes `input` (the [`ENVELOPE`] columns and `payload`, as read from `bronze.events`) into
+/// Decodes `input` (the envelope columns and `payload`, as read from `bronze.events`) into
 /// the entity's schema.
 pub fn decode(entity: &Entity, input: &RecordBatch) -> Result<Decoded> {
     let column = |name: &str| -> Result<ArrayRef> {

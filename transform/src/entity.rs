@@ -26,6 +26,7 @@ pub const ENVELOPE: [&str; 6] = [
 pub struct Entity {
     /// Name used in errors, e.g. `silver.donations`.
     pub name: String,
+    /// The event types feeding it, each with a contract; their rows share the table.
     pub event_types: Vec<String>,
     /// Union of the payload fields, the schema payloads are decoded with.
     pub payload: SchemaRef,

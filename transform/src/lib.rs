@@ -4,6 +4,8 @@
 //! Invariant: every input row comes out exactly once, either typed in the entity batch or in
 //! the quarantine batch with the reason it could not be typed; nothing is dropped silently.
 
+#![warn(missing_docs)]
+
 mod decode;
 mod entity;
 mod error;

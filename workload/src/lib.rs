@@ -22,6 +22,8 @@
 //! assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1_000);
 //! ```
 
+#![warn(missing_docs)]
+
 mod clock;
 mod config;
 mod entities;

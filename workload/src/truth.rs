@@ -9,9 +9,13 @@
 /// One opportunity and the parties that are right for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Planted {
+    /// The tenant the opportunity was posted in.
     pub tenant_id: String,
+    /// The `opportunity_id` of its `opportunity.posted` event.
     pub opportunity_id: String,
+    /// Its `collaboration_model`, as in the event.
     pub model: &'static str,
+    /// The `party_id`s it was built around, each satisfying its hard constraints.
     pub parties: Vec<String>,
 }
 

@@ -4,7 +4,6 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
-use eventlake_ingest::source::kinesis;
 use eventlake_workload::{Mix, Planted, Workload, WorkloadConfig};
 
 use crate::args::{GenerateArgs, MixArg, WorkloadArgs};
@@ -33,6 +32,14 @@ impl WorkloadArgs {
     }
 }
 
+#[cfg(feature = "kinesis")]
+use super::kinesis::put as to_kinesis;
+
+#[cfg(not(feature = "kinesis"))]
+async fn to_kinesis(_: WorkloadConfig, _: &str) -> Result<Vec<Planted>> {
+    Err(super::without("kinesis", "generate --to kinesis://"))
+}
+
 pub async fn run(args: &GenerateArgs) -> Result<()> {
     let config = args.workload.config()?;
     let truth = if let Some(to) = &args.to {
@@ -52,31 +59,6 @@ pub async fn run(args: &GenerateArgs) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// Puts the workload to the stream named by `kinesis://STREAM`.
-async fn to_kinesis(config: WorkloadConfig, to: &str) -> Result<Vec<Planted>> {
-    let stream = to
-        .strip_prefix("kinesis://")
-        .filter(|s| !s.is_empty() && !s.contains('/'))
-        .with_context(|| format!("--to must be kinesis://STREAM, got {to:?}"))?;
-    let bar = crate::progress::count(config.events, "put");
-    let mut workload = Workload::new(config);
-    let lines: Vec<bytes::Bytes> = (&mut workload)
-        .map(|l| bytes::Bytes::from(l.bytes))
-        .collect();
-    let aws = kinesis::Aws::from_env(stream).await;
-    let started = std::time::Instant::now();
-    let put = kinesis::producer::put(&aws, lines, |n| bar.set_position(n)).await?;
-    bar.finish();
-    eprintln!(
-        "put {} records to kinesis://{stream} in {} PutRecords calls ({} retried) in {:.1} s",
-        put.records,
-        put.calls,
-        put.retried,
-        started.elapsed().as_secs_f64()
-    );
-    Ok(workload.truth().to_vec())
 }
 
 /// Writes planted matching ground truth as JSON (see `eventlake matching evaluate`).

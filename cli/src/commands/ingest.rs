@@ -1,13 +1,13 @@
 //! `eventlake ingest file|http`.
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use eventlake_ingest::Report;
 use eventlake_ingest::source::file::{self, FileInput};
 use eventlake_ingest::source::http::{self, HttpConfig};
 use eventlake_lake::IngestConfig;
 
 use crate::Context;
-use crate::args::{FileArgs, FlushArgs, HttpArgs, KinesisArgs, StartArg};
+use crate::args::{FileArgs, FlushArgs, HttpArgs};
 
 impl FlushArgs {
     /// The configured ingest settings with the command-line overrides applied.
@@ -74,58 +74,6 @@ pub fn print_report(report: &Report) {
     }
 }
 
-pub async fn kinesis(ctx: &Context, args: &KinesisArgs) -> Result<()> {
-    use eventlake_ingest::source::kinesis::{self, Start};
-    let lake = ctx.lake()?;
-    let config = args.flush.apply(ctx.config.ingest.clone());
-    let start = match args.start {
-        StartArg::TrimHorizon => Start::TrimHorizon,
-        StartArg::Latest => Start::Latest,
-        StartArg::AtTimestamp => Start::AtTimestamp(
-            args.timestamp
-                .context("--start at-timestamp needs --timestamp")?,
-        ),
-    };
-    let input = kinesis::KinesisInput {
-        stream: args.stream.clone(),
-        source_id: args.source_id.clone(),
-        start,
-        leases: args
-            .lease_table
-            .as_ref()
-            .map(|table| kinesis::LeaseOptions {
-                table: table.clone(),
-                duration: std::time::Duration::from_millis(args.lease_ms.max(300)),
-                worker: args.worker.clone(),
-            }),
-        idle_exit: args.idle_exit_ms.map(std::time::Duration::from_millis),
-        list_every: std::time::Duration::from_millis(args.list_ms.max(100)),
-    };
-    let aws = kinesis::Aws::from_env(&args.stream).await;
-    let fanout = match &args.efo {
-        Some(name) => Some(kinesis::efo::Fanout::register(&aws, name).await?),
-        None => None,
-    };
-    let metrics = std::sync::Arc::new(kinesis::Metrics::default());
-    if let Some(addr) = args.metrics_listen {
-        let listener = eventlake_ingest::error::listen(addr).await?;
-        tracing::info!(%addr, "metrics on /metrics");
-        tokio::spawn(kinesis::metrics::serve(metrics.clone(), listener));
-    }
-    let report = kinesis::consume(
-        &lake,
-        std::sync::Arc::new(aws),
-        fanout,
-        input,
-        config,
-        metrics,
-        shutdown_signal(),
-    )
-    .await?;
-    print_report(&report);
-    Ok(())
-}
-
 pub async fn http(ctx: &Context, args: &HttpArgs) -> Result<()> {
     anyhow::ensure!(
         args.request_timeout_ms > 0,
@@ -148,7 +96,7 @@ pub async fn http(ctx: &Context, args: &HttpArgs) -> Result<()> {
 }
 
 /// HTTP clients wait for the commit, so the collector flushes sooner than batch sources.
-const HTTP_FLUSH_AGE_MS: u64 = 200;
+pub const HTTP_FLUSH_AGE_MS: u64 = 200;
 
 /// Ingest settings of the HTTP collector: the configured ones with the age trigger capped at
 /// [`HTTP_FLUSH_AGE_MS`], then the command-line overrides.

@@ -1,10 +1,20 @@
 //! One module per subcommand.
 
-pub mod bench;
 pub mod demo;
 pub mod generate;
 pub mod ingest;
 pub mod jobs;
+#[cfg(feature = "kinesis")]
+pub mod kinesis;
 pub mod matching;
 pub mod serve;
 pub mod sql;
+
+/// The error of a command this build was compiled without.
+#[cfg(not(feature = "kinesis"))]
+pub fn without(feature: &str, command: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "`{command}` is not in this build: rebuild with `cargo build --release --features {feature}` \
+         (or `--features aws` for every AWS part)"
+    )
+}

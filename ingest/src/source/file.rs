@@ -33,12 +33,14 @@ const READ_AHEAD: usize = 16;
 pub struct FileInput {
     /// `None` reads standard input.
     pub path: Option<PathBuf>,
-    /// Names the checkpoint; defaults to `file:<absolute path>#<hash of the first line>` (or
-    /// `stdin`).
+    /// Names the checkpoint; defaults to `file:<absolute path>#<hash of the first line>`
+    /// (standard input has no default: it must be given one).
     pub source_id: Option<String>,
 }
 
 impl FileInput {
+    /// The checkpoint's name: the `source_id` field if given, else derived from the
+    /// file's absolute path and a hash of its first line; standard input must be given one.
     pub fn source_id(&self) -> Result<String> {
         if let Some(id) = &self.source_id {
             return Ok(id.clone());

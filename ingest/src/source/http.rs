@@ -42,13 +42,17 @@ pub const SOURCE_ID: &str = "http";
 /// Per-record result.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct RecordResult {
+    /// The record's place in the body (0-based line or array index, blank lines skipped).
     pub index: usize,
     /// `accepted`, `duplicate`, `rejected` or `retry`.
     pub status: &'static str,
+    /// The record's `event_id`, when one could be read (never for `retry`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event_id: Option<String>,
+    /// The reject reason code, for `rejected` only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'static str>,
+    /// Why the record was rejected, or for `retry` that it must be sent again.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
@@ -373,10 +377,16 @@ struct ErrorBody {
 /// Counts and per-record results of one submission.
 #[derive(Debug, Serialize)]
 pub struct Summary {
+    /// Records newly stored in `bronze.events`.
     pub accepted: usize,
+    /// Records answered `duplicate`: their `event_id` is stored (by an earlier send or
+    /// another record), which counts as stored.
     pub duplicates: usize,
+    /// Records stored in `bronze.events_rejected`.
     pub rejected: usize,
+    /// Records not stored because a commit failed; the client sends them again.
     pub retry: usize,
+    /// One result per record, in body order.
     pub results: Vec<RecordResult>,
 }
 
@@ -384,8 +394,11 @@ pub struct Summary {
 /// and the error when not everything was stored. Each server wraps it in its own envelope.
 #[derive(Debug)]
 pub struct Submitted {
+    /// The HTTP status to answer with: 200 when every record is stored.
     pub status: StatusCode,
+    /// Counts and per-record results; `None` when the body was refused before classifying.
     pub summary: Option<Summary>,
+    /// Error code (`VALIDATION_ERROR`, `FORBIDDEN`, `UNAVAILABLE`) and message; `None` on 200.
     pub error: Option<(&'static str, String)>,
 }
 

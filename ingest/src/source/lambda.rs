@@ -29,9 +29,11 @@ use crate::report::Report;
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchResponse {
+    /// One entry per shard whose commit failed; empty when the whole batch is committed.
     pub batch_item_failures: Vec<ItemFailure>,
 }
 
+/// The first record of a shard that is not committed: the mapping retries the shard from it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ItemFailure {
@@ -67,6 +69,7 @@ fn after(mark: &Mark, record: &KinesisEventRecord) -> bool {
 }
 
 impl Handler {
+    /// A handler writing to `lake`; each stream's ingestor opens on its first batch.
     pub fn new(lake: Lake, config: IngestConfig) -> Self {
         Self {
             lake,

@@ -4,5 +4,7 @@
 
 pub mod file;
 pub mod http;
+#[cfg(feature = "kinesis")]
 pub mod kinesis;
+#[cfg(feature = "lambda")]
 pub mod lambda;

@@ -25,10 +25,15 @@ include!(concat!(env!("OUT_DIR"), "/contracts.rs"));
 /// The contract of one event type.
 #[derive(Debug, Clone)]
 pub struct Contract {
+    /// Event type the contract governs (`donation.made`); unique within a [`Contracts`].
     pub event_type: String,
+    /// Application that emits the event (`supporter`).
     pub application: String,
+    /// Newest payload version this contract knows; at least 1. Newer events are rejected.
     pub schema_version: i32,
+    /// What the event means, for people; may be empty.
     pub description: String,
+    /// Specs of the payload's top-level fields; the tree is well formed.
     pub fields: Vec<Spec>,
     /// Typed Arrow schema of the payload.
     pub schema: Arc<Schema>,
@@ -136,10 +141,12 @@ impl Contracts {
         self.by_type.values()
     }
 
+    /// Number of contracts, one per event type.
     pub fn len(&self) -> usize {
         self.by_type.len()
     }
 
+    /// Whether the registry holds no contract.
     pub fn is_empty(&self) -> bool {
         self.by_type.is_empty()
     }

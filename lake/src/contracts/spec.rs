@@ -9,11 +9,16 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContractFile {
+    /// Event type the contract governs (`donation.made`); also the file's stem.
     pub event_type: String,
+    /// Application that emits the event (`supporter`); also the file's directory.
     pub application: String,
+    /// Newest payload version this contract describes; at least 1.
     pub schema_version: i32,
+    /// What the event means, for people; empty if the file has none.
     #[serde(default)]
     pub description: String,
+    /// Specs of the payload's top-level fields (`[[fields]]`).
     pub fields: Vec<Spec>,
 }
 
@@ -21,19 +26,26 @@ pub struct ContractFile {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
+    /// JSON string.
     String,
+    /// JSON integer that fits an `i64`; a number with a fraction is refused.
     Int,
+    /// Any JSON number.
     Float,
+    /// JSON `true` or `false`.
     Bool,
     /// RFC 3339 string.
     Timestamp,
     /// `YYYY-MM-DD` string.
     Date,
+    /// JSON object whose fields are given by nested `fields`.
     Object,
+    /// JSON array whose elements all match `items`.
     List,
 }
 
 impl Kind {
+    /// The kind as worded in violation messages (`integer`, `RFC 3339 timestamp`).
     pub fn name(self) -> &'static str {
         match self {
             Kind::String => "string",
@@ -52,20 +64,31 @@ impl Kind {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Spec {
+    /// JSON key of the field; `None` exactly for a list's item spec.
     pub name: Option<String>,
+    /// Kind the value must have (`type` in the file).
     #[serde(rename = "type")]
     pub kind: Kind,
+    /// The field must be present and non-null; an optional field may be absent or null.
     #[serde(default)]
     pub required: bool,
+    /// What the field means, for people; empty if the file has none.
     #[serde(default)]
     pub description: String,
+    /// The only values a string may take (`enum` in the file); strings only.
     #[serde(rename = "enum")]
     pub allowed: Option<Vec<String>>,
+    /// Smallest allowed number, inclusive; int and float only.
     pub min: Option<f64>,
+    /// Largest allowed number, inclusive; int and float only.
     pub max: Option<f64>,
+    /// Fewest characters of a string or items of a list, inclusive.
     pub min_length: Option<usize>,
+    /// Most characters of a string or items of a list, inclusive.
     pub max_length: Option<usize>,
+    /// Spec of every item; set on lists and only on lists.
     pub items: Option<Box<Spec>>,
+    /// Specs of the nested fields; set on objects and only on objects.
     pub fields: Option<Vec<Spec>>,
 }
 

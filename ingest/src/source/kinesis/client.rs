@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 /// One shard as ListShards describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Shard {
+    /// The shard id, e.g. `shardId-000000000000`; the checkpoint key of its records.
     pub id: String,
     /// The parent and the adjacent parent (after a merge), when they exist.
     pub parents: Vec<String>,
@@ -26,8 +27,11 @@ pub struct Shard {
 /// Where a reader starts in a shard.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Start {
+    /// At the oldest record still retained.
     TrimHorizon,
+    /// Just after the newest record: only records put from now on.
     Latest,
+    /// At the first record that arrived at or after this time.
     AtTimestamp(DateTime<Utc>),
     /// Just after this sequence number (the committed checkpoint).
     After(String),
@@ -36,7 +40,9 @@ pub enum Start {
 /// A record read from a shard.
 #[derive(Debug, Clone)]
 pub struct KinesisRecord {
+    /// The record's payload, as put.
     pub data: Bytes,
+    /// Its sequence number: a decimal string, increasing within the shard.
     pub sequence: String,
     /// Approximate arrival time, milliseconds since the epoch.
     pub arrival_ms: Option<i64>,
@@ -45,9 +51,12 @@ pub struct KinesisRecord {
 /// One GetRecords answer.
 #[derive(Debug, Default)]
 pub struct Page {
+    /// The records read, in shard order; may be empty even before the shard's tip.
     pub records: Vec<KinesisRecord>,
     /// `None` when the shard is closed and read to its end.
     pub next: Option<String>,
+    /// `MillisBehindLatest`: how far this page is behind the shard's tip, in milliseconds
+    /// (`0`: at the tip).
     pub behind_ms: Option<i64>,
     /// The children of a shard read to its end.
     pub children: Vec<String>,
@@ -56,10 +65,13 @@ pub struct Page {
 /// Why a Kinesis call failed, by what the caller does about it.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
+    /// Over a throughput or rate limit (the service's message): back off and call again.
     #[error("throttled: {0}")]
     Throttled(String),
+    /// The shard iterator is too old to use: get a fresh one and read on.
     #[error("the shard iterator expired")]
     Expired,
+    /// Any other failure, with the error and its context: retry, then give up.
     #[error("{0}")]
     Failed(String),
 }
@@ -85,7 +97,9 @@ pub trait Kinesis: Send + Sync + 'static {
 /// Kinesis through the AWS SDK, configured from the standard AWS environment.
 #[derive(Clone)]
 pub struct Aws {
+    /// The SDK client every call goes through.
     pub client: aws_sdk_kinesis::Client,
+    /// The stream's name (passed as `StreamName`).
     pub stream: String,
 }
 

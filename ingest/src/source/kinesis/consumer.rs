@@ -52,11 +52,14 @@ pub struct LeaseOptions {
 /// What to consume and how.
 #[derive(Debug, Clone)]
 pub struct KinesisInput {
+    /// The stream's name; part of the default source id.
     pub stream: String,
     /// Names the checkpoints; defaults to `kinesis:<stream>`.
     pub source_id: Option<String>,
     /// Where shards without a checkpoint (and without a read parent) start.
     pub start: Start,
+    /// Share the stream's shards with other workers through a lease table; `None`: this
+    /// worker reads every eligible shard.
     pub leases: Option<LeaseOptions>,
     /// Stop once every shard read is at its tip, no record arrived for this long, and
     /// everything is committed.
@@ -66,6 +69,7 @@ pub struct KinesisInput {
 }
 
 impl KinesisInput {
+    /// The checkpoints' name: the `source_id` field if given, else `kinesis:<stream>`.
     pub fn source_id(&self) -> String {
         self.source_id
             .clone()

@@ -15,7 +15,9 @@ use super::client::{Kinesis, KinesisRecord, Page, ReadError, Shard, Start};
 /// One shard's content.
 #[derive(Debug, Clone)]
 pub struct MemoryShard {
+    /// How ListShards describes it (id, parents, closed).
     pub shard: Shard,
+    /// Its records in sequence order, from the trim horizon.
     pub records: Vec<KinesisRecord>,
 }
 

@@ -47,14 +47,17 @@ impl Metrics {
         self.log_if_due();
     }
 
+    /// `shard` is committed as ended: its lag is no longer reported.
     pub fn ended(&self, shard: &str) {
         self.with(|m| m.behind_ms.remove(shard));
     }
 
+    /// This worker now reads `n` shards.
     pub fn owned(&self, n: usize) {
         self.with(|m| m.owned = n);
     }
 
+    /// Adds a flush's committed rows, and counts it as a commit if it committed anything.
     pub fn flushed(&self, f: &Flushed) {
         self.with(|m| {
             m.events += f.events as u64;

@@ -29,8 +29,11 @@ const MAX_ATTEMPTS: u32 = 10;
 /// Totals of a put.
 #[derive(Debug, Default, Clone)]
 pub struct Put {
+    /// Records the stream accepted.
     pub records: u64,
+    /// PutRecords calls made, retries included.
     pub calls: u64,
+    /// Record puts that failed and were tried again (a record retried twice counts twice).
     pub retried: u64,
 }
 

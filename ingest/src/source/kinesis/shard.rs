@@ -31,23 +31,36 @@ const IDLE: Duration = Duration::from_millis(250);
 /// the consumer has since replaced are ignored.
 #[derive(Debug)]
 pub enum Message {
+    /// One GetRecords page, in shard order; sent even when empty, so the consumer sees the
+    /// shard reach its tip.
     Records {
+        /// The shard read.
         shard: Arc<str>,
+        /// The epoch of the reader that read it.
         epoch: u64,
         /// Decoded in the reader (so decoding runs beside the consumer's commits and across
         /// shards); `seq` is left for the consumer to number.
         records: Vec<Decoded>,
+        /// The page's `MillisBehindLatest` (`0`: at the shard's tip).
         behind_ms: Option<i64>,
     },
     /// The shard is closed and every record of it was sent.
     Ended {
+        /// The shard that ended.
         shard: Arc<str>,
+        /// The epoch of the reader that read it.
         epoch: u64,
+        /// The shards that continue it (after a split or merge), by id.
         children: Vec<String>,
     },
+    /// The reader gave up and stopped after [`MAX_FAILURES`] failed calls in a row (it never
+    /// gives up on throttling).
     Failed {
+        /// The shard the reader was reading.
         shard: Arc<str>,
+        /// The epoch of the reader that gave up.
         epoch: u64,
+        /// The last failure.
         error: String,
     },
 }
@@ -60,6 +73,7 @@ pub struct Backoff {
 }
 
 impl Backoff {
+    /// A backoff whose first wait is at most `base` and no wait exceeds `cap`.
     pub fn new(base: Duration, cap: Duration) -> Self {
         Self {
             base,
@@ -78,10 +92,12 @@ impl Backoff {
         ceiling.mul_f64(rand::random::<f64>())
     }
 
+    /// Starts over from `base`, after a call that succeeded.
     pub fn reset(&mut self) {
         self.attempt = 0;
     }
 
+    /// Waits handed out since the last reset: the failures in a row.
     pub fn failures(&self) -> u32 {
         self.attempt
     }

@@ -1,5 +1,7 @@
-//! Helpers shared by the end-to-end tests: finding the `eventlake` binary, running it, and
-//! reading lake tables back.
+//! Helpers shared by both test lanes (`e2e` and `peers`): running the `eventlake` binary Cargo
+//! built for the tests, servers killed on drop, and reading lake tables back. Each lane uses a
+//! part of them.
+#![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -8,23 +10,9 @@ use anyhow::{Context, Result, ensure};
 use arrow::array::RecordBatch;
 use eventlake_lake::{Lake, query};
 
-/// The `eventlake` binary built beside this test (or `EVENTLAKE_BIN`).
+/// The `eventlake` binary Cargo built from these sources for this test run.
 pub fn binary() -> PathBuf {
-    if let Ok(path) = std::env::var("EVENTLAKE_BIN") {
-        return PathBuf::from(path);
-    }
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .expect("target profile directory");
-    let bin = dir.join("eventlake");
-    assert!(
-        bin.exists(),
-        "{} not found: build it first (`cargo build --release -p eventlake`) or set EVENTLAKE_BIN",
-        bin.display()
-    );
-    bin
+    PathBuf::from(env!("CARGO_BIN_EXE_eventlake"))
 }
 
 /// A command running the binary against `lake`.

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use eventlake_tests::{eventlake, rows, run_ok, scalar};
+use crate::support::{eventlake, rows, run_ok, scalar};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn generated_workload_lands_exactly_once() -> anyhow::Result<()> {
@@ -33,7 +33,7 @@ async fn generated_workload_lands_exactly_once() -> anyhow::Result<()> {
 
     // The generator is reproducible: the same config in-process gives the same bytes, and
     // tells which lines are bad and why.
-    let expected = eventlake_tests::workload(&dir.path().join("again.ndjson"), 200_000, 7, 0.02)?;
+    let expected = crate::support::workload(&dir.path().join("again.ndjson"), 200_000, 7, 0.02)?;
     assert_eq!(
         std::fs::read(dir.path().join("again.ndjson"))?,
         text,
@@ -126,7 +126,7 @@ async fn sql_command_lists_tables_and_writes_csv() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("e.ndjson");
     let lake = dir.path().join("lake");
-    eventlake_tests::workload(&file, 2_000, 3, 0.05)?;
+    crate::support::workload(&file, 2_000, 3, 0.05)?;
     run_ok(eventlake(&lake).args(["ingest", "file"]).arg(&file))?;
     let tables = run_ok(eventlake(&lake).args(["sql", "SHOW TABLES", "--format", "csv"]))?;
     assert_eq!(
@@ -158,7 +158,7 @@ async fn a_quiet_source_still_flushes_on_age() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let lake = dir.path().join("lake");
     let source = dir.path().join("e.ndjson");
-    let lines = eventlake_tests::workload(&source, 10, 5, 0.0)?;
+    let lines = crate::support::workload(&source, 10, 5, 0.0)?;
     let mut child = eventlake(&lake)
         .args([
             "ingest",
@@ -201,7 +201,7 @@ async fn a_file_that_grows_resumes_and_a_replaced_file_starts_over() -> anyhow::
     let dir = tempfile::tempdir()?;
     let lake = dir.path().join("lake");
     let file = dir.path().join("e.ndjson");
-    let lines = eventlake_tests::workload(&dir.path().join("all.ndjson"), 3_000, 13, 0.0)?;
+    let lines = crate::support::workload(&dir.path().join("all.ndjson"), 3_000, 13, 0.0)?;
     let write = |range: std::ops::Range<usize>| {
         let mut text = Vec::new();
         for line in &lines[range] {
@@ -339,8 +339,8 @@ async fn an_empty_commit_file_is_an_error_that_names_it_everywhere() -> anyhow::
     let lake = dir.path().join("lake");
     let first = dir.path().join("first.ndjson");
     let second = dir.path().join("second.ndjson");
-    eventlake_tests::workload(&first, 2_000, 3, 0.0)?;
-    eventlake_tests::workload(&second, 2_000, 4, 0.0)?;
+    crate::support::workload(&first, 2_000, 3, 0.0)?;
+    crate::support::workload(&second, 2_000, 4, 0.0)?;
     run_ok(eventlake(&lake).args(["ingest", "file"]).arg(&first))?;
     run_ok(eventlake(&lake).args(["ingest", "file"]).arg(&second))?;
 
@@ -354,7 +354,7 @@ async fn an_empty_commit_file_is_an_error_that_names_it_everywhere() -> anyhow::
     let name = newest.file_name().unwrap().to_string_lossy().into_owned();
 
     let third = dir.path().join("third.ndjson");
-    eventlake_tests::workload(&third, 100, 5, 0.0)?;
+    crate::support::workload(&third, 100, 5, 0.0)?;
     for args in [
         vec!["sql", "SELECT count(*) FROM bronze.events"],
         vec!["ingest", "file", third.to_str().unwrap()],

@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use std::process::Stdio;
 use std::time::Duration;
 
+use crate::support::{Running, eventlake, free_port, rows, scalar};
 use anyhow::{Context as _, Result, bail, ensure};
 use eventlake_serving_api::auth::{Claims, sign};
-use eventlake_tests::{Running, eventlake, free_port, rows, scalar};
 
 const SECRET: &str = "replicas-secret-0123456789";
 const TENANT: &str = "t1";

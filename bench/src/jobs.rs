@@ -1,4 +1,4 @@
-//! `eventlake bench jobs`: the whole job graph (`jobs run --full-refresh`) on a generated lake,
+//! `eventlake-bench jobs`: the whole job graph (`jobs run --full-refresh`) on a generated lake,
 //! then each gold query (metrics and user context) three ways in one run:
 //! as a job (query, data tests, Delta commit, run record), as a bare DataFusion query, and in
 //! DuckDB over the very same Parquet files (the tables' current Delta snapshots).
@@ -11,9 +11,9 @@ use chrono::NaiveDate;
 use eventlake_jobs::{Body, Project, RunOptions};
 use eventlake_lake::{Lake, query};
 
-use crate::Context;
 use crate::args::BenchArgs;
-use crate::commands::ingest;
+use eventlake::Context;
+use eventlake::commands::ingest;
 
 /// Creates one view per lake table over its Parquet files, then times each query
 /// materialised into a DuckDB table. Prints `{"job": seconds}`.
@@ -45,7 +45,7 @@ fn as_of() -> NaiveDate {
 }
 
 pub async fn run(ctx: &Context, args: &BenchArgs) -> Result<()> {
-    let (dir, input) = super::input(args)?;
+    let (dir, input) = crate::input(args)?;
     let lake_dir = dir.join("jobs-lake");
     let _ = std::fs::remove_dir_all(&lake_dir);
     let lake = Lake::new(lake_dir.to_str().context("lake path is not UTF-8")?)?;
@@ -70,7 +70,7 @@ pub async fn run(ctx: &Context, args: &BenchArgs) -> Result<()> {
     let started = Instant::now();
     let runs = eventlake_jobs::run(&lake, &project, &[], &options, &Quiet).await?;
     let graph = started.elapsed();
-    crate::commands::jobs::check(&runs)?;
+    eventlake::commands::jobs::check(&runs)?;
     let job_time: BTreeMap<&str, Duration> = runs
         .iter()
         .map(|r| {
@@ -174,7 +174,7 @@ async fn duckdb(
         &spec,
         serde_json::to_vec(&serde_json::json!({"tables": tables, "queries": queries}))?,
     )?;
-    let stdout = super::python(python, DUCKDB_SCRIPT, &[spec.as_os_str()])?;
+    let stdout = crate::python(python, DUCKDB_SCRIPT, &[spec.as_os_str()])?;
     let last = stdout.lines().last().unwrap_or_default();
     serde_json::from_str(last).with_context(|| format!("DuckDB script printed {stdout:?}"))
 }

@@ -6,9 +6,9 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::support::{Running, eventlake, free_port, python, rows, run_ok};
 use anyhow::{Context as _, Result, bail, ensure};
 use eventlake_serving_api::auth::{Claims, sign};
-use eventlake_tests::{Running, eventlake, free_port, python, rows, run_ok};
 use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -98,7 +98,7 @@ async fn serving_a_lake_built_by_the_jobs() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let lake = dir.path().join("lake");
     let file = dir.path().join("events.ndjson");
-    let lines = eventlake_tests::workload(&file, 40_000, 7, 0.0)?;
+    let lines = crate::support::workload(&file, 40_000, 7, 0.0)?;
     run_ok(eventlake(&lake).args(["ingest", "file"]).arg(&file))?;
     let day = rows(
         &lake,

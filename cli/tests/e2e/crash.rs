@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use eventlake_tests::{eventlake, rows, run_ok};
+use crate::support::{eventlake, rows, run_ok};
 use rand::{Rng, SeedableRng};
 
 /// Everything that identifies the final content of both bronze tables.
@@ -32,7 +32,7 @@ fn ingest(lake: &Path, file: &Path) -> std::process::Command {
 async fn sigkill_at_random_moments_never_loses_or_doubles() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("e.ndjson");
-    let lines = eventlake_tests::workload(&file, 30_000, 11, 0.05)?;
+    let lines = crate::support::workload(&file, 30_000, 11, 0.05)?;
 
     let reference_lake = dir.path().join("reference");
     let started = std::time::Instant::now();

@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
+use crate::support::{eventlake, rows, run_ok};
 use anyhow::Result;
-use eventlake_tests::{eventlake, rows, run_ok};
 use serde_json::{Value, json};
 
 fn event(id: &str, event_type: &str, subject: &str, day: &str, payload: Value) -> String {

@@ -7,9 +7,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::run_ok;
 use anyhow::{Context as _, Result, ensure};
 use aws_sdk_kinesis::config::{Credentials, Region};
-use eventlake_tests::run_ok;
 
 use crate::aws::{self, Peer};
 
@@ -103,7 +103,7 @@ impl Rig {
     fn generate(&self, name: &str, events: u64, seed: u64) -> Result<std::path::PathBuf> {
         let path = self.dir.path().join(format!("{name}.ndjson"));
         run_ok(
-            Command::new(eventlake_tests::binary())
+            Command::new(crate::support::binary())
                 .args([
                     "generate",
                     "--events",

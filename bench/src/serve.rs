@@ -1,4 +1,4 @@
-//! `eventlake bench serve`: `GET /v1/opportunities/{id}/matches` under `wrk`, beside an axum
+//! `eventlake-bench serve`: `GET /v1/opportunities/{id}/matches` under `wrk`, beside an axum
 //! hello-world endpoint served by the same process in the same run, at peak load and at half
 //! of the API's peak; and the snapshot's memory per million matches.
 //!

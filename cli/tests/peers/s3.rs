@@ -4,8 +4,8 @@
 
 use std::process::{Child, Command, Stdio};
 
+use crate::support::run_ok;
 use anyhow::{Context as _, Result, ensure};
-use eventlake_tests::run_ok;
 
 use crate::aws::{self, Peer};
 
@@ -23,8 +23,8 @@ async fn an_s3_lake_works_like_a_local_one() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let uri = "s3://lake/prefix";
     let (first, second) = (dir.path().join("a.ndjson"), dir.path().join("b.ndjson"));
-    let a = eventlake_tests::workload(&first, 3_000, 5, 0.02)?;
-    let b = eventlake_tests::workload(&second, 3_000, 6, 0.02)?;
+    let a = crate::support::workload(&first, 3_000, 5, 0.02)?;
+    let b = crate::support::workload(&second, 3_000, 6, 0.02)?;
     // Two writers at once, committing to the same bronze tables.
     let spawn = |file: &std::path::Path| -> Result<Child> {
         Ok(eventlake(&moto, uri)
@@ -79,7 +79,7 @@ async fn a_lost_commit_race_on_s3_is_retried_and_never_corrupts_the_log() -> Res
     let dir = tempfile::tempdir()?;
     let uri = "s3://lake/race";
     let file = dir.path().join("events.ndjson");
-    eventlake_tests::workload(&file, 500, 9, 0.0)?;
+    crate::support::workload(&file, 500, 9, 0.0)?;
     run_ok(eventlake(&moto, uri).args(["ingest", "file"]).arg(&file))?;
     let rows = count(&moto, uri, "bronze.events")?;
 

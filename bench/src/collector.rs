@@ -1,10 +1,10 @@
-//! `eventlake bench collector`: the HTTP collector as one process beside two processes on one
+//! `eventlake-bench collector`: the HTTP collector as one process beside two processes on one
 //! lake, in one run, so the cost of exact de-duplication across writers reads as a ratio.
 //! Clients post the generated events in batches; with two processes each batch goes to one of
 //! them (a load balancer's round robin), and in the contended round to both at once (every event
 //! offered twice). Each round checks that `bronze.events` holds every event exactly once.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,7 +25,7 @@ impl Drop for Collector {
 }
 
 pub async fn run(args: &CollectorBenchArgs) -> Result<()> {
-    let (dir, input) = super::input(&args.bench)?;
+    let (dir, input) = crate::input(&args.bench)?;
     let text = Bytes::from(std::fs::read(&input)?);
     let lines: Vec<Bytes> = text
         .split(|b| *b == b'\n')
@@ -128,7 +128,7 @@ pub async fn run(args: &CollectorBenchArgs) -> Result<()> {
 
 fn start(lake: &std::path::Path) -> Result<(Collector, String)> {
     let addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-    let child = Command::new(std::env::current_exe()?)
+    let child = crate::product()?
         .arg("--lake")
         .arg(lake)
         .args(["ingest", "http", "--listen", &addr.to_string()])

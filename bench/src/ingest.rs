@@ -1,4 +1,4 @@
-//! `eventlake bench ingest`: NDJSON → committed Delta, measured in one run beside
+//! `eventlake-bench ingest`: NDJSON → committed Delta, measured in one run beside
 //! (a) the ceiling — arrow-json decode + Parquet encode to one local file, nothing else — and
 //! (b) DuckDB `COPY … TO … (FORMAT parquet, PARTITION_BY …)` through Python, when available.
 
@@ -15,9 +15,9 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
-use crate::Context;
 use crate::args::BenchArgs;
-use crate::commands::ingest;
+use eventlake::Context;
+use eventlake::commands::ingest;
 
 const DUCKDB_SCRIPT: &str = r#"
 import sys, time, duckdb
@@ -32,7 +32,7 @@ print(time.perf_counter() - started)
 "#;
 
 pub async fn run(ctx: &Context, args: &BenchArgs) -> Result<()> {
-    let (dir, input) = super::input(args)?;
+    let (dir, input) = crate::input(args)?;
     let bytes = std::fs::metadata(&input)?.len();
     println!(
         "input: {} ({} events, {:.1} MiB, no bad records so every tool can read it)",
@@ -48,7 +48,7 @@ pub async fn run(ctx: &Context, args: &BenchArgs) -> Result<()> {
             let _ = std::fs::remove_dir_all(dir.join("duckdb"));
             let out = dir.join("duckdb");
             let stdout =
-                super::python(python, DUCKDB_SCRIPT, &[input.as_os_str(), out.as_os_str()])?;
+                crate::python(python, DUCKDB_SCRIPT, &[input.as_os_str(), out.as_os_str()])?;
             let last = stdout.lines().last().unwrap_or_default().trim().to_owned();
             let seconds: f64 = last
                 .parse()

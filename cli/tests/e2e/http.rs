@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::support::{rows, scalar};
 use eventlake_ingest::source::http::{self, HttpConfig};
 use eventlake_lake::{IngestConfig, Lake};
-use eventlake_tests::{rows, scalar};
 use rand::{Rng, SeedableRng};
 
 const CLIENTS: usize = 100;
@@ -50,7 +50,7 @@ async fn start(
 async fn concurrent_clients_every_acknowledged_event_exactly_once() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let lake = dir.path().join("lake");
-    let lines = eventlake_tests::workload(&dir.path().join("e.ndjson"), 20_000, 21, 0.05)?;
+    let lines = crate::support::workload(&dir.path().join("e.ndjson"), 20_000, 21, 0.05)?;
     let (url, stop, server) = start(&lake, 1 << 20).await?;
     let client = reqwest::Client::new();
     let lines = Arc::new(lines);

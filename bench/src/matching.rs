@@ -1,4 +1,4 @@
-//! `eventlake bench matching`: the matching jobs on generated marketplaces of growing size.
+//! `eventlake-bench matching`: the matching jobs on generated marketplaces of growing size.
 //! For each size: generate (marketplace mix, a fifth as many postings as parties, planted
 //! truth), ingest, build silver, then time the bare engine (candidates, scoring, top-k) and
 //! each matching job (load, compute, data tests, Delta commit) in its own `eventlake jobs run`
@@ -16,10 +16,10 @@ use eventlake_lake::{Lake, query};
 use eventlake_matching::{Config, engine, evaluate, load};
 use eventlake_workload::{Mix, WorkloadConfig};
 
-use super::jobs::Quiet;
-use crate::Context;
 use crate::args::MatchingBenchArgs;
-use crate::commands::{generate, ingest, matching};
+use crate::jobs::Quiet;
+use eventlake::Context;
+use eventlake::commands::{generate, ingest, matching};
 
 /// Events per party in the marketplace mix (500 registrations in 900 events).
 const EVENTS_PER_PARTY: f64 = 1.8;
@@ -123,7 +123,7 @@ async fn size(ctx: &Context, dir: &std::path::Path, parties: u64) -> Result<Row>
     .iter()
     .map(|s| format!("+{s}"))
     .collect();
-    crate::commands::jobs::check(
+    eventlake::commands::jobs::check(
         &eventlake_jobs::run(&lake, &project, &silver, &options, &Quiet).await?,
     )?;
 
@@ -175,7 +175,7 @@ async fn size(ctx: &Context, dir: &std::path::Path, parties: u64) -> Result<Row>
 /// `VmHWM`, which only grows) until it exits; returns its wall time and that peak.
 fn child_job(lake: &std::path::Path, job: &str, as_of: chrono::NaiveDate) -> Result<Timed> {
     let started = Instant::now();
-    let mut child = std::process::Command::new(std::env::current_exe()?)
+    let mut child = crate::product()?
         .arg("--lake")
         .arg(lake)
         .args(["jobs", "run", "--full-refresh", "-s", job, "--as-of"])

@@ -1,7 +1,7 @@
 //! An independent reader — the Python `deltalake` package — reads both bronze tables and
 //! agrees with our own counts.
 
-use eventlake_tests::{eventlake, python, run_ok, scalar};
+use crate::support::{eventlake, python, run_ok, scalar};
 
 // `os._exit` after printing: deltalake's Python bindings sometimes abort during interpreter
 // teardown ("terminate called without an active exception", seen here once in 7 runs),
@@ -22,7 +22,7 @@ async fn python_deltalake_reads_both_tables() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("e.ndjson");
     let lake = dir.path().join("lake");
-    eventlake_tests::workload(&file, 5_000, 9, 0.05)?;
+    crate::support::workload(&file, 5_000, 9, 0.05)?;
     run_ok(
         eventlake(&lake)
             .args(["ingest", "file", "--flush-records", "1000"])

@@ -1,4 +1,4 @@
-//! `eventlake bench kinesis`: the Kinesis consumer with the client replaced by an in-process
+//! `eventlake-bench kinesis`: the Kinesis consumer with the client replaced by an in-process
 //! stream (the emulator is far slower than the service), beside `ingest file` of the same
 //! events, in one run.
 //!
@@ -16,12 +16,12 @@ use eventlake_ingest::source::kinesis::memory::Memory;
 use eventlake_ingest::source::kinesis::{self, KinesisInput, Metrics, Shard, Start};
 use eventlake_lake::Lake;
 
-use crate::Context;
 use crate::args::KinesisBenchArgs;
-use crate::commands::ingest;
+use eventlake::Context;
+use eventlake::commands::ingest;
 
 pub async fn run(ctx: &Context, args: &KinesisBenchArgs) -> Result<()> {
-    let (dir, input) = super::input(&args.bench)?;
+    let (dir, input) = crate::input(&args.bench)?;
     let text = std::fs::read(&input)?;
     let lines: Vec<Bytes> = Bytes::from(text)
         .split(|b| *b == b'\n')

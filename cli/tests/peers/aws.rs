@@ -5,8 +5,8 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use crate::support::{binary, python, run_ok};
 use anyhow::{Context as _, Result, bail, ensure};
-use eventlake_tests::{binary, python, run_ok};
 
 /// A child process killed when dropped.
 pub struct Peer {

@@ -4,13 +4,13 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::support::{eventlake, rows, run_ok, scalar};
 use anyhow::Result;
 use eventlake_jobs::{Body, Project};
-use eventlake_tests::{eventlake, rows, run_ok, scalar};
 
 fn ingest_generated(dir: &Path, lake: &Path, events: u64) -> Result<()> {
     let file = dir.join("events.ndjson");
-    eventlake_tests::workload(&file, events, 7, 0.02)?;
+    crate::support::workload(&file, events, 7, 0.02)?;
     run_ok(eventlake(lake).args(["ingest", "file"]).arg(&file))?;
     Ok(())
 }
