@@ -1,4 +1,5 @@
-//! The command line: the lake and configuration options of `eventlake`, then one benchmark.
+//! The command line: the configuration file of `eventlake`, then one benchmark (each makes its
+//! own lakes in its working directory).
 
 use std::path::PathBuf;
 
@@ -12,10 +13,6 @@ use clap::{Args, Parser, Subcommand};
     about = "eventlake's capabilities, each measured beside its reference in one run."
 )]
 pub struct Cli {
-    /// Lake location for benchmarks that take one: a local folder or s3://bucket/prefix.
-    #[arg(long, global = true, env = "EVENTLAKE_LAKE")]
-    pub lake: Option<String>,
-
     /// Configuration file (TOML), as for `eventlake`.
     #[arg(long, global = true, env = "EVENTLAKE_CONFIG")]
     pub config: Option<PathBuf>,

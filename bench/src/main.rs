@@ -33,7 +33,10 @@ fn main() -> std::process::ExitCode {
     let result = if std::env::args_os().nth(1).is_some_and(|a| a == PRODUCT) {
         // The product's own command line, for benchmarks that run it as a child process.
         let cli = eventlake::args::Cli::parse_from(std::env::args_os().skip(1));
-        telemetry::init(LogFormat::Pretty);
+        telemetry::init(match cli.log_format {
+            eventlake::args::LogFormat::Pretty => LogFormat::Pretty,
+            eventlake::args::LogFormat::Json => LogFormat::Json,
+        });
         runtime.block_on(eventlake::run(cli))
     } else {
         let cli = Cli::parse();
@@ -50,7 +53,7 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<()> {
-    let ctx = Context::load(cli.lake, cli.config.as_deref())?;
+    let ctx = Context::load(None, cli.config.as_deref())?;
     match cli.command {
         BenchCommand::Ingest(args) => ingest::run(&ctx, &args).await,
         BenchCommand::Jobs(args) => jobs::run(&ctx, &args).await,

@@ -422,7 +422,8 @@ impl<K: Kinesis> Consumer<K> {
             }
         }
         // Idle means drained: a reader still catching up (slow to start, throttled, behind)
-        // keeps the consumer running however long its last record was.
+        // keeps the consumer running however long ago its last record was. With no shard to
+        // read (all leased to other workers), the idle time alone decides.
         if let Some(idle) = self.input.idle_exit
             && self.last_record.elapsed() >= idle
             && self.reading.values().all(|r| r.at_tip)
