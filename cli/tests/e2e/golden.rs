@@ -12,12 +12,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use arrow::datatypes::DataType;
-use arrow::util::display::{ArrayFormatter, FormatOptions};
+use arrow::util::display::FormatOptions;
 use datafusion::prelude::SessionContext;
 use eventlake_lake::{Lake, query};
 use sqllogictest::{DBOutput, DefaultColumnType};
 
-use crate::support::{eventlake, run_ok};
+use crate::support::{eventlake, format_rows, run_ok};
 
 /// The lake's SQL session as a sqllogictest database.
 struct LakeDb {
@@ -43,24 +43,8 @@ impl sqllogictest::AsyncDB for LakeDb {
             .map(|f| column_type(f.data_type()))
             .collect();
         let batches = frame.collect().await?;
-        let options = FormatOptions::default().with_null("NULL");
-        let mut rows = Vec::new();
-        for batch in &batches {
-            let formatters = batch
-                .columns()
-                .iter()
-                .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| QueryError(e.into()))?;
-            for row in 0..batch.num_rows() {
-                rows.push(
-                    formatters
-                        .iter()
-                        .map(|f| f.value(row).to_string())
-                        .collect(),
-                );
-            }
-        }
+        let rows = format_rows(&batches, &FormatOptions::default().with_null("NULL"))
+            .map_err(|e| QueryError(e.into()))?;
         Ok(DBOutput::Rows { types, rows })
     }
 

@@ -8,6 +8,8 @@ use std::process::{Command, Output};
 
 use anyhow::{Context, Result, ensure};
 use arrow::array::RecordBatch;
+use arrow::error::ArrowError;
+use arrow::util::display::{ArrayFormatter, FormatOptions};
 use eventlake_lake::{Lake, query};
 
 /// The `eventlake` binary Cargo built from these sources for this test run.
@@ -62,13 +64,21 @@ pub async fn sql(lake: &std::path::Path, sql: &str) -> Result<Vec<RecordBatch>> 
 /// Runs a query and returns every row as strings, in order.
 pub async fn rows(lake: &std::path::Path, query: &str) -> Result<Vec<Vec<String>>> {
     let batches = sql(lake, query).await?;
+    Ok(format_rows(&batches, &FormatOptions::default())?)
+}
+
+/// Every row of `batches` as strings, in order, each cell formatted with `options`.
+pub fn format_rows(
+    batches: &[RecordBatch],
+    options: &FormatOptions,
+) -> Result<Vec<Vec<String>>, ArrowError> {
     let mut rows = Vec::new();
-    for batch in &batches {
-        let formatters: Vec<_> = batch
+    for batch in batches {
+        let formatters = batch
             .columns()
             .iter()
-            .map(|c| arrow::util::display::ArrayFormatter::try_new(c.as_ref(), &Default::default()))
-            .collect::<Result<_, _>>()?;
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), options))
+            .collect::<Result<Vec<_>, _>>()?;
         for row in 0..batch.num_rows() {
             rows.push(
                 formatters

@@ -16,7 +16,7 @@ use aws_sdk_kinesis::types::{
 use tokio::sync::mpsc;
 
 use super::client::{self, Aws, Start};
-use super::shard::{self, Backoff, MAX_FAILURES, Message};
+use super::shard::{self, Backoff, Message};
 use crate::error::{Error, Result};
 
 /// A registered enhanced fan-out consumer.
@@ -138,9 +138,7 @@ impl Fanout {
                 }
                 Err(e) => {
                     let e = client::classify(e);
-                    if !matches!(e, client::ReadError::Throttled(_))
-                        && backoff.failures() >= MAX_FAILURES
-                    {
+                    let Some(wait) = backoff.after(&e) else {
                         let _ = tx
                             .send(Message::Failed {
                                 shard: shard.clone(),
@@ -149,8 +147,7 @@ impl Fanout {
                             })
                             .await;
                         return;
-                    }
-                    let wait = backoff.wait();
+                    };
                     tracing::warn!(%shard, error = %e, wait_ms = wait.as_millis() as u64, "subscribe failed; backing off");
                     tokio::time::sleep(wait).await;
                     continue;

@@ -65,11 +65,13 @@ pub enum Message {
     },
 }
 
-/// Exponential backoff with full jitter, from `base` doubling up to `cap`.
+/// Exponential backoff with full jitter, from `base` doubling up to `cap`. Throttling grows the
+/// wait like any failure but never counts toward [`MAX_FAILURES`].
 pub struct Backoff {
     base: Duration,
     cap: Duration,
     attempt: u32,
+    failures: u32,
 }
 
 impl Backoff {
@@ -79,7 +81,20 @@ impl Backoff {
             base,
             cap,
             attempt: 0,
+            failures: 0,
         }
+    }
+
+    /// The wait after `error`, or `None` when it is the failure (not throttling) that makes
+    /// [`MAX_FAILURES`] in a row: time to give up.
+    pub fn after(&mut self, error: &ReadError) -> Option<Duration> {
+        if !matches!(error, ReadError::Throttled(_)) {
+            if self.failures >= MAX_FAILURES {
+                return None;
+            }
+            self.failures += 1;
+        }
+        Some(self.wait())
     }
 
     /// The next wait: uniform in `[0, min(cap, base·2^attempt)]`.
@@ -95,11 +110,7 @@ impl Backoff {
     /// Starts over from `base`, after a call that succeeded.
     pub fn reset(&mut self) {
         self.attempt = 0;
-    }
-
-    /// Waits handed out since the last reset: the failures in a row.
-    pub fn failures(&self) -> u32 {
-        self.attempt
+        self.failures = 0;
     }
 }
 
@@ -213,10 +224,9 @@ pub async fn poll<K: Kinesis>(
 
 /// Sleeps the backoff after a failed call; `false` when it is time to give up.
 async fn wait_out(backoff: &mut Backoff, shard: &str, call: &str, error: &ReadError) -> bool {
-    if !matches!(error, ReadError::Throttled(_)) && backoff.failures() >= MAX_FAILURES {
+    let Some(wait) = backoff.after(error) else {
         return false;
-    }
-    let wait = backoff.wait();
+    };
     tracing::warn!(shard, call, %error, wait_ms = wait.as_millis() as u64, "backing off");
     tokio::time::sleep(wait).await;
     true
@@ -242,8 +252,24 @@ mod tests {
                 Duration::from_millis(100 * (1 << attempt.min(4))).min(Duration::from_secs(1));
             assert!(b.wait() <= ceiling);
         }
-        assert_eq!(b.failures(), 20);
         b.reset();
         assert!(b.wait() <= Duration::from_millis(100));
+    }
+
+    #[test]
+    fn throttling_never_counts_toward_giving_up() {
+        let mut b = Backoff::new(Duration::ZERO, Duration::ZERO);
+        let throttled = ReadError::Throttled("slow down".into());
+        let failed = ReadError::Failed("boom".into());
+        for _ in 0..MAX_FAILURES - 1 {
+            assert!(b.after(&failed).is_some());
+        }
+        for _ in 0..100 {
+            assert!(b.after(&throttled).is_some());
+        }
+        assert!(b.after(&failed).is_some(), "the tenth failure still waits");
+        assert!(b.after(&failed).is_none(), "the eleventh gives up");
+        b.reset();
+        assert!(b.after(&failed).is_some());
     }
 }
