@@ -60,6 +60,9 @@ pub enum Command {
     /// Matching quality: evaluate gold.matches against planted ground truth.
     #[command(subcommand)]
     Matching(MatchingCommand),
+    /// Keep tables fast and storage bounded: compact small files, vacuum files no retained
+    /// version needs, checkpoint the log. Safe beside ingest, jobs and serve.
+    Maintain(MaintainArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -298,6 +301,29 @@ pub struct SqlArgs {
     /// Output format; CSV has a header row, JSON is an array of objects.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct MaintainArgs {
+    /// A table to maintain (`layer.name`); repeat for several. Default: every table.
+    #[arg(long = "table", value_name = "TABLE")]
+    pub tables: Vec<String>,
+    /// Only these steps (comma-separated; default all, in this order).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub only: Vec<StepArg>,
+    /// Report what would be compacted and vacuumed; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Output format of the report.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StepArg {
+    Compact,
+    Vacuum,
+    Checkpoint,
 }
 
 #[derive(Debug, Args)]

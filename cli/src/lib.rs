@@ -61,5 +61,6 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Matching(args::MatchingCommand::Evaluate(args)) => {
             commands::matching::evaluate(&ctx, &args).await
         }
+        Command::Maintain(args) => commands::maintain::run(&ctx, &args).await,
     }
 }

@@ -1304,6 +1304,35 @@ mod tests {
         assert_eq!(ids(&lake, "bronze.events_rejected").await, ["e4"]);
     }
 
+    /// As above, but maintenance compacted the day and vacuumed A's file before B checks: the
+    /// history B would read is gone, so B reads the day again and still files X as a duplicate.
+    #[tokio::test]
+    async fn an_id_whose_file_maintenance_removed_is_still_a_duplicate() {
+        let (_dir, lake, mut a, mut b) = two_writers().await;
+        a.offer(vec![http_record(good(4))]).await.unwrap();
+        a.flush().await.unwrap();
+        let mut config = eventlake_lake::Config::default();
+        config.maintain.file_retention = std::time::Duration::ZERO;
+        config.maintain.longest_read = std::time::Duration::ZERO;
+        let steps = eventlake_lake::maintain::Steps::ALL;
+        let report =
+            eventlake_lake::maintain::maintain(&lake, &TableName::events(), &config, steps, false)
+                .await
+                .unwrap();
+        assert_eq!((report.compacted, report.after.count), (2, 1));
+        assert_eq!(
+            report.vacuumed, 2,
+            "both of the day's flushed files are gone"
+        );
+        assert_eq!(
+            b.offer(vec![http_record(good(4))]).await.unwrap(),
+            [Outcome::Accepted]
+        );
+        let flushed = b.flush().await.unwrap();
+        assert_eq!(flushed.late, [0]);
+        assert_eq!(ids(&lake, "bronze.events").await, ["e1", "e4"]);
+    }
+
     /// Another writer commits X between B's check and B's events commit: B loses the race
     /// for the version, catches up, moves X to the rejects and lands the rest on top.
     #[tokio::test]

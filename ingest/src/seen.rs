@@ -19,11 +19,11 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 use arrow::array::{AsArray, Date32Array};
 use arrow::datatypes::Date32Type;
 use datafusion::prelude::SessionContext;
-use eventlake_lake::deltalake::DeltaTable;
 use eventlake_lake::deltalake::kernel::Action;
 use eventlake_lake::deltalake::logstore::object_store::ObjectStoreExt as _;
 use eventlake_lake::deltalake::parquet::arrow::ProjectionMask;
 use eventlake_lake::deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use eventlake_lake::deltalake::{DeltaTable, ObjectStoreError};
 use eventlake_lake::tables::{EVENTS_PARTITION, TableName};
 
 use crate::error::{Error, Result};
@@ -98,51 +98,8 @@ impl Seen {
         if dates.is_empty() {
             return Ok(());
         }
-        let mut loaded: HashMap<i32, Ids> = dates.iter().map(|d| (*d, Ids::default())).collect();
         let version = events.version().map_or(-1, |v| v as i64);
-        let has_files = events
-            .snapshot()
-            .map(|s| s.log_data().num_files() > 0)
-            .unwrap_or(false);
-        if has_files {
-            let ctx = SessionContext::new();
-            events
-                .update_datafusion_session(&ctx.state())
-                .map_err(|e| Error::commit("bronze.events", e))?;
-            let provider = events
-                .table_provider()
-                .await
-                .map_err(eventlake_lake::Error::from)?;
-            ctx.register_table("events", provider)
-                .map_err(eventlake_lake::Error::from)?;
-            let list = dates
-                .iter()
-                .map(|d| format!("CAST({d} AS DATE)"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql =
-                format!("SELECT event_id, event_date FROM events WHERE event_date IN ({list})");
-            let batches = ctx
-                .sql(&sql)
-                .await
-                .map_err(eventlake_lake::Error::from)?
-                .collect()
-                .await
-                .map_err(eventlake_lake::Error::from)?;
-            for batch in batches {
-                let ids = arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Utf8)
-                    .map_err(eventlake_lake::Error::from)?;
-                let dates =
-                    arrow::compute::cast(batch.column(1), &arrow::datatypes::DataType::Date32)
-                        .map_err(eventlake_lake::Error::from)?;
-                let dates: &Date32Array = dates.as_primitive::<Date32Type>();
-                for (id, date) in ids.as_string::<i32>().iter().zip(dates.iter()) {
-                    if let (Some(id), Some(date)) = (id, date) {
-                        loaded.entry(date).or_default().insert(fingerprint(id));
-                    }
-                }
-            }
-        }
+        let loaded = read_dates(events, dates).await?;
         self.by_date.extend(loaded);
         self.synced.get_or_insert(version);
         Ok(())
@@ -152,13 +109,65 @@ impl Seen {
     /// added to loaded dates, and returns them as a set of their own (so the caller can tell
     /// which of its pending ids another writer committed first). Files that only move data
     /// (compaction) are skipped: their ids are already known.
+    ///
+    /// When that history is gone (maintenance vacuumed a file after compacting it, or expired
+    /// the commits after a checkpoint: a writer idle for longer than the retention), the
+    /// loaded dates are read again from the current version instead, and all their ids are
+    /// returned.
     pub async fn catch_up(&mut self, events: &DeltaTable) -> Result<Seen> {
-        let name = TableName::events();
-        let mut foreign = Seen::new(self.window as u32);
         let to = events.version().map_or(-1, |v| v as i64);
         let Some(from) = self.synced else {
-            return Ok(foreign);
+            return Ok(Seen::new(self.window as u32));
         };
+        let foreign = match self.read_commits(events, from, to).await? {
+            Some(foreign) => foreign,
+            None => {
+                tracing::info!(
+                    synced = from,
+                    version = to,
+                    "the commits since the last check were compacted or expired; reading the loaded dates again"
+                );
+                let dates: Vec<i32> = self.by_date.keys().copied().collect();
+                let mut foreign = Seen::new(self.window as u32);
+                for (date, ids) in read_dates(events, &dates).await? {
+                    self.by_date
+                        .entry(date)
+                        .or_default()
+                        .extend(ids.iter().copied());
+                    foreign.by_date.insert(date, ids);
+                }
+                foreign
+            }
+        };
+        self.synced = Some(to.max(from));
+        Ok(foreign)
+    }
+
+    /// The ids commits `from + 1 ..= to` added to loaded dates (also inserted into `self`), or
+    /// `None` when a commit or a file they name no longer exists because maintenance removed
+    /// it.
+    async fn read_commits(
+        &mut self,
+        events: &DeltaTable,
+        from: i64,
+        to: i64,
+    ) -> Result<Option<Seen>> {
+        let name = TableName::events();
+        if from < to && from < eventlake_lake::log::last_checkpoint_of(events).await {
+            // Commits at or below a checkpoint may have been expired; the checkpoint itself
+            // says nothing of which files each commit added.
+            let first = from as u64 + 1;
+            if events
+                .log_store()
+                .read_commit_entry(first)
+                .await
+                .ok()
+                .flatten()
+                .is_none()
+            {
+                return Ok(None);
+            }
+        }
         let mut files = Vec::new();
         for version in from + 1..=to {
             for action in eventlake_lake::log::actions(events, &name, version as u64).await? {
@@ -176,6 +185,7 @@ impl Seen {
                 }
             }
         }
+        let mut foreign = Seen::new(self.window as u32);
         let store = events.log_store().object_store(None);
         for (date, path) in files {
             let fail = |e: String| Error::ForeignFile {
@@ -185,13 +195,11 @@ impl Seen {
             let location = eventlake_lake::deltalake::Path::from_url_path(&path)
                 .map_err(|e| fail(e.to_string()))?;
             // One file at a time, whole: another writer's flush, bounded by its flush size.
-            let bytes = store
-                .get(&location)
-                .await
-                .map_err(|e| fail(e.to_string()))?
-                .bytes()
-                .await
-                .map_err(|e| fail(e.to_string()))?;
+            let bytes = match store.get(&location).await {
+                Ok(found) => found.bytes().await.map_err(|e| fail(e.to_string()))?,
+                Err(ObjectStoreError::NotFound { .. }) => return Ok(None),
+                Err(e) => return Err(fail(e.to_string())),
+            };
             let builder =
                 ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| fail(e.to_string()))?;
             let mask = ProjectionMask::columns(builder.parquet_schema(), ["event_id"]);
@@ -204,14 +212,17 @@ impl Seen {
                 let ids = arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Utf8)
                     .map_err(eventlake_lake::Error::from)?;
                 for id in ids.as_string::<i32>().iter().flatten() {
-                    let id = fingerprint(id);
-                    self.insert(date, id);
-                    foreign.insert(date, id);
+                    foreign.insert(date, fingerprint(id));
                 }
             }
         }
-        self.synced = Some(to.max(from));
-        Ok(foreign)
+        for (date, ids) in &foreign.by_date {
+            self.by_date
+                .entry(*date)
+                .or_default()
+                .extend(ids.iter().copied());
+        }
+        Ok(Some(foreign))
     }
 
     /// Notes this writer's own commit at `version`: when it landed right after the synced
@@ -254,6 +265,55 @@ impl Seen {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// The committed ids of `dates` at the version `events` is at, per date (every date of
+/// `dates` present, empty when it holds nothing).
+async fn read_dates(events: &DeltaTable, dates: &[i32]) -> Result<HashMap<i32, Ids>> {
+    let mut loaded: HashMap<i32, Ids> = dates.iter().map(|d| (*d, Ids::default())).collect();
+    let has_files = events
+        .snapshot()
+        .map(|s| s.log_data().num_files() > 0)
+        .unwrap_or(false);
+    if dates.is_empty() || !has_files {
+        return Ok(loaded);
+    }
+    let ctx = SessionContext::new();
+    events
+        .update_datafusion_session(&ctx.state())
+        .map_err(|e| Error::commit("bronze.events", e))?;
+    let provider = events
+        .table_provider()
+        .await
+        .map_err(eventlake_lake::Error::from)?;
+    ctx.register_table("events", provider)
+        .map_err(eventlake_lake::Error::from)?;
+    let list = dates
+        .iter()
+        .map(|d| format!("CAST({d} AS DATE)"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!("SELECT event_id, event_date FROM events WHERE event_date IN ({list})");
+    let batches = ctx
+        .sql(&sql)
+        .await
+        .map_err(eventlake_lake::Error::from)?
+        .collect()
+        .await
+        .map_err(eventlake_lake::Error::from)?;
+    for batch in batches {
+        let ids = arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Utf8)
+            .map_err(eventlake_lake::Error::from)?;
+        let dates = arrow::compute::cast(batch.column(1), &arrow::datatypes::DataType::Date32)
+            .map_err(eventlake_lake::Error::from)?;
+        let dates: &Date32Array = dates.as_primitive::<Date32Type>();
+        for (id, date) in ids.as_string::<i32>().iter().zip(dates.iter()) {
+            if let (Some(id), Some(date)) = (id, date) {
+                loaded.entry(date).or_default().insert(fingerprint(id));
+            }
+        }
+    }
+    Ok(loaded)
 }
 
 /// Days since 1970-01-01 of a `YYYY-MM-DD` partition value.

@@ -227,10 +227,7 @@ struct RelationshipsFile {
 }
 
 fn table(text: &str) -> Result<TableName, String> {
-    let (layer, name) = text
-        .split_once('.')
-        .ok_or_else(|| format!("`{text}` is not `layer.name`"))?;
-    TableName::new(layer, name)
+    text.parse()
 }
 
 impl Job {

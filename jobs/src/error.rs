@@ -37,6 +37,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// A schedule of the configuration (`[maintain]`) is not a valid cron expression.
+    #[error("schedule of {task}: {reason}")]
+    Schedule {
+        /// The scheduled task (`maintain:compact`, `maintain:vacuum`).
+        task: String,
+        /// Why the expression is refused.
+        reason: String,
+    },
+
     /// A data test cannot be turned into a query (its SQL does not render).
     #[error("data test {test}: {reason}")]
     DataTest {

@@ -17,6 +17,48 @@ pub struct Config {
     pub lake: Option<String>,
     /// The `[ingest]` section: flush triggers, de-duplication window, record size limit.
     pub ingest: IngestConfig,
+    /// The `[maintain]` section: compaction target, retention, maintenance schedules.
+    pub maintain: MaintainConfig,
+}
+
+/// How `maintain` compacts and vacuums tables, and when `jobs schedule` runs it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MaintainConfig {
+    /// Compaction rewrites a partition's files smaller than this (MiB) into files of about
+    /// this size.
+    pub target_file_mib: u64,
+    /// Vacuum deletes a file once no table version newer than this references it (and an
+    /// untracked file once it is this old): `"7d"`, `"36h"`.
+    #[serde(deserialize_with = "duration")]
+    pub file_retention: Duration,
+    /// The longest anything holds one table version while it reads or writes: a job run, a
+    /// serving load, an ingest flush with its commit retries, a replay. The file retention
+    /// must be at least this.
+    #[serde(deserialize_with = "duration")]
+    pub longest_read: Duration,
+    /// Cron expression of the compaction (and log checkpoint) `jobs schedule` runs.
+    pub compact_schedule: String,
+    /// Cron expression of the vacuum `jobs schedule` runs.
+    pub vacuum_schedule: String,
+}
+
+impl Default for MaintainConfig {
+    fn default() -> Self {
+        Self {
+            target_file_mib: 128,
+            file_retention: Duration::from_secs(7 * 24 * 3600),
+            longest_read: Duration::from_secs(24 * 3600),
+            compact_schedule: "15 * * * *".into(),
+            vacuum_schedule: "45 3 * * *".into(),
+        }
+    }
+}
+
+/// A duration written the human way (`"7d"`, `"90m"`, `"2s"`).
+fn duration<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    humantime::parse_duration(&text).map_err(serde::de::Error::custom)
 }
 
 /// How ingest buffers and de-duplicates.
@@ -87,6 +129,19 @@ mod tests {
         let config: Config = toml::from_str("[ingest]\nflush_records = 10\n").unwrap();
         assert_eq!(config.ingest.flush_records, 10);
         assert_eq!(config.ingest.flush_age_ms, 5_000);
+    }
+
+    #[test]
+    fn durations_read_the_human_way() {
+        let config: Config =
+            toml::from_str("[maintain]\nfile_retention = \"36h\"\nlongest_read = \"90m\"\n")
+                .unwrap();
+        assert_eq!(
+            config.maintain.file_retention,
+            Duration::from_secs(36 * 3600)
+        );
+        assert_eq!(config.maintain.longest_read, Duration::from_secs(90 * 60));
+        assert!(toml::from_str::<Config>("[maintain]\nfile_retention = \"soon\"\n").is_err());
     }
 
     #[test]

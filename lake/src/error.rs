@@ -67,6 +67,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// A maintenance retention setting would delete files a reader may still need, or keep
+    /// them longer than the log that marks them as garbage.
+    #[error("unsafe retention for {table}: {reason}; change [maintain] in the configuration")]
+    UnsafeRetention {
+        /// The table (`layer.name`).
+        table: String,
+        /// Which bound is broken, with both values.
+        reason: String,
+    },
+
     /// An object store request (list, get, put, delete) failed.
     #[error("object store at {uri}: {source}")]
     Storage {

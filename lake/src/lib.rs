@@ -9,13 +9,14 @@ pub mod contracts;
 pub mod envelope;
 pub mod error;
 pub mod log;
+pub mod maintain;
 pub mod query;
 pub mod reason;
 pub mod storage;
 pub mod tables;
 pub mod telemetry;
 
-pub use config::{Config, IngestConfig};
+pub use config::{Config, IngestConfig, MaintainConfig};
 pub use contracts::{Contract, Contracts};
 pub use error::{Error, Result};
 pub use reason::{Reason, Violation};

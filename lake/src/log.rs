@@ -69,6 +69,11 @@ fn is_commit(name: &str) -> bool {
         .is_some_and(|v| v.len() == 20 && v.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// The version of the table's last checkpoint, `-1` when there is none or it cannot be read.
+pub async fn last_checkpoint_of(delta: &DeltaTable) -> i64 {
+    last_checkpoint(delta.log_store().object_store(None).as_ref()).await
+}
+
 /// The version of the last checkpoint (`-1` when there is none or it cannot be read: the
 /// whole log is then checked).
 async fn last_checkpoint(store: &dyn ObjectStore) -> i64 {

@@ -46,6 +46,18 @@ impl TableName {
     }
 }
 
+impl std::str::FromStr for TableName {
+    type Err = String;
+
+    /// Parses `layer.name`.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (layer, name) = text
+            .split_once('.')
+            .ok_or_else(|| format!("`{text}` is not `layer.name`"))?;
+        Self::new(layer, name)
+    }
+}
+
 impl fmt::Display for TableName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}", self.layer, self.name)

@@ -255,9 +255,13 @@ async fn schedule(ctx: &Context, args: &ProjectArgs) -> Result<()> {
         .iter()
         .filter(|j| j.schedule.is_some())
         .count();
-    eprintln!("scheduling {scheduled} job(s); Ctrl-C to stop");
+    eprintln!(
+        "scheduling {scheduled} job(s), compaction ({}) and vacuum ({}); Ctrl-C to stop",
+        ctx.config.maintain.compact_schedule, ctx.config.maintain.vacuum_schedule
+    );
     eventlake_jobs::schedule::schedule(
         ctx.lake()?,
+        Arc::new(ctx.config.clone()),
         project,
         Arc::new(Log),
         crate::commands::ingest::shutdown_signal(),

@@ -6,6 +6,7 @@ pub mod ingest;
 pub mod jobs;
 #[cfg(feature = "kinesis")]
 pub mod kinesis;
+pub mod maintain;
 pub mod matching;
 pub mod serve;
 pub mod sql;

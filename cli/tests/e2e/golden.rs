@@ -71,7 +71,7 @@ fn column_type(t: &DataType) -> DefaultColumnType {
 }
 
 fn golden_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("tests/golden")
 }
 
 #[tokio::test(flavor = "multi_thread")]

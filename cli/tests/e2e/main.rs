@@ -9,6 +9,7 @@ mod file_ingest;
 mod golden;
 mod http;
 mod jobs;
+mod maintain;
 mod matching;
 mod point_in_time;
 mod replicas;

@@ -183,7 +183,10 @@ mod tests {
     use super::*;
 
     fn batch(name: &str) -> KinesisEvent {
-        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/tests/fixtures/{name}",
+            std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")
+        );
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
     }
 

@@ -53,7 +53,7 @@ const TYPE_KEYS: [&str; 9] = [
 ];
 
 fn contracts_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../lake/contracts")
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("../lake/contracts")
 }
 
 /// Contracts by event type, after checking each file's format.
