@@ -38,6 +38,25 @@ pub enum BenchCommand {
     /// The HTTP collector as one process beside two on one lake (each batch to one, then to
     /// both): the cost of exact de-duplication across writers.
     Collector(CollectorBenchArgs),
+    /// Compaction: a DuckDB `delta_scan` aggregate before and after `maintain`, and ingest
+    /// throughput alone and beside `maintain` compacting in a loop.
+    Maintain(MaintainBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MaintainBenchArgs {
+    /// Number of generated events (each of the two workloads).
+    #[arg(long, default_value_t = 200_000)]
+    pub events: u64,
+    /// Commits the lake is built from (files the workload is dealt into).
+    #[arg(long, default_value_t = 100)]
+    pub commits: usize,
+    /// Python interpreter with `duckdb` and `duckdb-extension-delta` (1.5.5).
+    #[arg(long, env = "EVENTLAKE_BENCH_PYTHON")]
+    pub python: Option<PathBuf>,
+    /// Working directory (default: a temporary folder).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -1,15 +1,16 @@
 //! `eventlake-bench`: each capability of eventlake measured beside its reference in one run
 //! (DuckDB, arrow-json with Parquet, an axum hello-world, `ingest file`, one collector beside
-//! two). A contributor's tool, not part of the product: it spawns Python and wrk and reads
-//! `/proc`. The code measured is the product's own, through the `eventlake` library; where a
-//! benchmark needs the product as a separate process, it runs this binary as
-//! `eventlake-bench eventlake …`, which is exactly the `eventlake` command line.
+//! two, a lake before and after compaction). A contributor's tool, not part of the product:
+//! it spawns Python and wrk and reads `/proc`. The code measured is the product's own, through
+//! the `eventlake` library; where a benchmark needs the product as a separate process, it runs
+//! this binary as `eventlake-bench eventlake …`, which is exactly the `eventlake` command line.
 
 mod args;
 mod collector;
 mod ingest;
 mod jobs;
 mod kinesis;
+mod maintain;
 mod matching;
 mod serve;
 
@@ -61,6 +62,7 @@ async fn run(cli: Cli) -> Result<()> {
         BenchCommand::Serve(args) => serve::run(&args).await,
         BenchCommand::Kinesis(args) => kinesis::run(&ctx, &args).await,
         BenchCommand::Collector(args) => collector::run(&args).await,
+        BenchCommand::Maintain(args) => maintain::run(&ctx, &args).await,
     }
 }
 

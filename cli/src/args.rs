@@ -63,6 +63,50 @@ pub enum Command {
     /// Keep tables fast and storage bounded: compact small files, vacuum files no retained
     /// version needs, checkpoint the log. Safe beside ingest, jobs and serve.
     Maintain(MaintainArgs),
+    /// The AWS Glue Data Catalog: register the lake's tables so Athena and QuickSight see
+    /// them (a build with `--features catalog` or `aws`).
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+    /// Amazon Athena over the registered tables (a build with `--features catalog` or `aws`).
+    #[command(subcommand)]
+    Athena(AthenaCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Register every table of an s3:// lake in Glue as a native Delta table (creating the
+    /// database if missing); a second sync writes nothing.
+    Sync(CatalogArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CatalogArgs {
+    /// The Glue database (default: `[catalog] database`, else `eventlake`).
+    #[arg(long, env = "EVENTLAKE_GLUE_DATABASE")]
+    pub database: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AthenaCommand {
+    /// Run one statement in the workgroup and print its rows; Ctrl-C stops it in Athena.
+    Query(AthenaQueryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AthenaQueryArgs {
+    /// The statement (Athena's SQL, Trino's dialect).
+    pub query: String,
+    #[command(flatten)]
+    pub catalog: CatalogArgs,
+    /// The workgroup (default: `[catalog] workgroup`, else `primary`).
+    #[arg(long, env = "EVENTLAKE_ATHENA_WORKGROUP")]
+    pub workgroup: Option<String>,
+    /// `s3://…/` for result files (default: `[catalog] results`, else the workgroup's).
+    #[arg(long, env = "EVENTLAKE_ATHENA_RESULTS")]
+    pub results: Option<String>,
+    /// Output format, as for `eventlake sql`.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -33,9 +33,18 @@ impl Context {
         Ok(Self { lake_uri, config })
     }
 
-    /// Opens the lake.
+    /// Opens the lake. With `[catalog]` configured (and the `catalog` feature), an `s3://`
+    /// lake registers in Glue every table a writer creates or changes.
     pub fn lake(&self) -> Result<Lake> {
-        Ok(Lake::new(&self.lake_uri)?)
+        let lake = Lake::new(&self.lake_uri)?;
+        #[cfg(feature = "catalog")]
+        if let Some(catalog) = &self.config.catalog
+            && lake.root().scheme() == "s3"
+        {
+            let registrar = eventlake_catalog::glue::Registrar::new(&catalog.database);
+            return Ok(lake.with_catalog(std::sync::Arc::new(registrar)));
+        }
+        Ok(lake)
     }
 }
 
@@ -62,5 +71,17 @@ pub async fn run(cli: Cli) -> Result<()> {
             commands::matching::evaluate(&ctx, &args).await
         }
         Command::Maintain(args) => commands::maintain::run(&ctx, &args).await,
+        #[cfg(feature = "catalog")]
+        Command::Catalog(args::CatalogCommand::Sync(args)) => {
+            commands::catalog::sync(&ctx, &args).await
+        }
+        #[cfg(feature = "catalog")]
+        Command::Athena(args::AthenaCommand::Query(args)) => {
+            commands::catalog::query(&ctx, &args).await
+        }
+        #[cfg(not(feature = "catalog"))]
+        Command::Catalog(_) => Err(commands::without("catalog", "catalog")),
+        #[cfg(not(feature = "catalog"))]
+        Command::Athena(_) => Err(commands::without("catalog", "athena")),
     }
 }

@@ -119,6 +119,7 @@ pub async fn publish(
                 .await?
         }
     };
+    let before = table.snapshot().ok().map(|s| s.schema());
     let batches = if batches.is_empty() {
         vec![RecordBatch::new_empty(schema.clone())]
     } else {
@@ -172,6 +173,11 @@ pub async fn publish(
             table
         }
     };
+    // A new table was registered when it was created; a changed schema is registered here.
+    let after = table.snapshot().ok().map(|s| s.schema());
+    if before.is_some() && after != before {
+        lake.changed(output).await;
+    }
     table.version().ok_or_else(|| Error::Job {
         job: output.to_string(),
         reason: "table has no version after publishing".into(),

@@ -19,6 +19,31 @@ pub struct Config {
     pub ingest: IngestConfig,
     /// The `[maintain]` section: compaction target, retention, maintenance schedules.
     pub maintain: MaintainConfig,
+    /// The `[catalog]` section: where analysts find the lake. When present, writers register
+    /// each table they create or change in Glue (in a build with the `catalog` feature).
+    pub catalog: Option<CatalogConfig>,
+}
+
+/// The Glue database the tables are registered in, and where Athena runs queries.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CatalogConfig {
+    /// The Glue database (created by `catalog sync` if missing).
+    pub database: String,
+    /// The Athena workgroup queries and views run in.
+    pub workgroup: String,
+    /// `s3://…/` for Athena's result files; unset, the workgroup's own setting applies.
+    pub results: Option<String>,
+}
+
+impl Default for CatalogConfig {
+    fn default() -> Self {
+        Self {
+            database: "eventlake".into(),
+            workgroup: "primary".into(),
+            results: None,
+        }
+    }
 }
 
 /// How `maintain` compacts and vacuums tables, and when `jobs schedule` runs it.

@@ -4,6 +4,7 @@
 
 #![warn(missing_docs)]
 
+pub mod catalog;
 pub mod config;
 pub mod contracts;
 pub mod envelope;
@@ -16,7 +17,7 @@ pub mod storage;
 pub mod tables;
 pub mod telemetry;
 
-pub use config::{Config, IngestConfig, MaintainConfig};
+pub use config::{CatalogConfig, Config, IngestConfig, MaintainConfig};
 pub use contracts::{Contract, Contracts};
 pub use error::{Error, Result};
 pub use reason::{Reason, Violation};

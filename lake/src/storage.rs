@@ -16,13 +16,24 @@ use deltalake::logstore::{StorageConfig, logstore_for};
 use deltalake::{DeltaTable, DeltaTableError, ObjectStore};
 use url::Url;
 
+use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::tables::TableName;
 
-/// A lake root.
-#[derive(Debug, Clone)]
+/// A lake root, with the catalog (if any) told of new tables and schema changes.
+#[derive(Clone)]
 pub struct Lake {
     root: Url,
+    catalog: Option<Arc<dyn Catalog>>,
+}
+
+impl std::fmt::Debug for Lake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lake")
+            .field("root", &self.root.as_str())
+            .field("catalog", &self.catalog.is_some())
+            .finish()
+    }
 }
 
 impl Lake {
@@ -60,7 +71,33 @@ impl Lake {
         if !root.path().ends_with('/') {
             root.set_path(&format!("{}/", root.path()));
         }
-        Ok(Self { root })
+        Ok(Self {
+            root,
+            catalog: None,
+        })
+    }
+
+    /// The same lake, telling `catalog` of every table it creates and every schema change a
+    /// writer reports through [`Lake::changed`].
+    pub fn with_catalog(mut self, catalog: Arc<dyn Catalog>) -> Self {
+        self.catalog = Some(catalog);
+        self
+    }
+
+    /// Tells the catalog, if there is one, that `table` was created or changed its schema. A
+    /// failure is logged, never returned: the write it follows has landed.
+    pub async fn changed(&self, table: &TableName) {
+        let Some(catalog) = &self.catalog else {
+            return;
+        };
+        match catalog.register(self, table).await {
+            Ok(()) => tracing::info!(%table, "catalog updated"),
+            Err(e) => tracing::warn!(
+                %table,
+                error = %e,
+                "the catalog could not be updated; `eventlake catalog sync` will register the table"
+            ),
+        }
     }
 
     /// The root URL, ending in `/`.
@@ -120,7 +157,10 @@ impl Lake {
             .with_commit_properties(CommitProperties::default().with_max_retries(0))
             .await;
         match created {
-            Ok(created) => Ok(created),
+            Ok(created) => {
+                self.changed(table).await;
+                Ok(created)
+            }
             // Another process may have created it first; if not, the creation error is the
             // one that explains what went wrong.
             Err(create_error) => match self.open(table).await {

@@ -1,5 +1,7 @@
 //! One module per subcommand.
 
+#[cfg(feature = "catalog")]
+pub mod catalog;
 pub mod demo;
 pub mod generate;
 pub mod ingest;
@@ -12,7 +14,7 @@ pub mod serve;
 pub mod sql;
 
 /// The error of a command this build was compiled without.
-#[cfg(not(feature = "kinesis"))]
+#[cfg(any(not(feature = "kinesis"), not(feature = "catalog")))]
 pub fn without(feature: &str, command: &str) -> anyhow::Error {
     anyhow::anyhow!(
         "`{command}` is not in this build: rebuild with `cargo build --release --features {feature}` \

@@ -7,6 +7,7 @@
 mod support;
 
 mod aws;
+mod catalog;
 mod kinesis;
 mod python_matching;
 mod python_reader;
