@@ -164,19 +164,9 @@ async fn run_maintenance(lake: &Lake, config: &Config, name: &str, steps: Steps)
         }
     };
     for table in tables {
-        match maintain::maintain(lake, &table, config, steps, false).await {
-            Ok(r) => tracing::info!(
-                task = name,
-                table = %table,
-                files_before = r.before.count,
-                files_after = r.after.count,
-                vacuumed = r.vacuumed,
-                ms = r.elapsed.as_millis() as u64,
-                "maintained"
-            ),
-            Err(e) => {
-                tracing::error!(task = name, table = %table, error = %e, "maintenance failed")
-            }
+        // Each table's outcome is logged by `maintain` itself.
+        if let Err(e) = maintain::maintain(lake, &table, config, steps, false).await {
+            tracing::error!(task = name, table = %table, error = %e, "maintenance failed");
         }
     }
 }

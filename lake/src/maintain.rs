@@ -255,6 +255,15 @@ pub async fn maintain(
         report.after = files(&delta, table)?;
     }
     report.elapsed = started.elapsed();
+    tracing::info!(
+        %table,
+        dry_run,
+        files_before = report.before.count,
+        files_after = report.after.count,
+        vacuumed = report.vacuumed,
+        ms = report.elapsed.as_millis() as u64,
+        "maintained"
+    );
     Ok(report)
 }
 

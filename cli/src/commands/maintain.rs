@@ -36,17 +36,7 @@ pub async fn run(ctx: &Context, args: &MaintainArgs) -> Result<()> {
     let mut failed = Vec::new();
     for table in &tables {
         match maintain::maintain(&lake, table, &ctx.config, steps, args.dry_run).await {
-            Ok(report) => {
-                tracing::info!(
-                    table = %table,
-                    files_before = report.before.count,
-                    files_after = report.after.count,
-                    vacuumed = report.vacuumed,
-                    ms = report.elapsed.as_millis() as u64,
-                    "maintained"
-                );
-                reports.push(report);
-            }
+            Ok(report) => reports.push(report),
             Err(e) => {
                 eprintln!("{table}: {e}");
                 failed.push(table.to_string());
