@@ -9,7 +9,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arrow::array::{ArrayRef, RecordBatch, StringArray};
+use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions, StringArray};
 use arrow::compute::{CastOptions, cast_with_options};
 use arrow::datatypes::{DataType, Field, Schema};
 use aws_sdk_athena::Client;
@@ -216,8 +216,13 @@ pub fn batch(
         fields.push(Field::new(name, column.data_type().clone(), true));
         columns.push(column);
     }
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
-        .map_err(|e| Error::aws("GetQueryResults rows", e))
+    // A DDL statement answers no columns: a batch of none, with the row count given.
+    let options = RecordBatchOptions::new().with_row_count(Some(rows.len()));
+    Ok(RecordBatch::try_new_with_options(
+        Arc::new(Schema::new(fields)),
+        columns,
+        &options,
+    )?)
 }
 
 #[cfg(test)]
@@ -265,5 +270,11 @@ mod tests {
         );
         assert_eq!(batch.num_rows(), 2);
         assert_eq!(batch.column(0).null_count(), 1);
+    }
+
+    #[test]
+    fn a_statement_without_columns_is_an_empty_batch() {
+        let batch = batch(&[], &[], &[]).unwrap();
+        assert_eq!((batch.num_columns(), batch.num_rows()), (0, 0));
     }
 }

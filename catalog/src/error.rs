@@ -43,14 +43,9 @@ pub enum Error {
         reason: String,
     },
 
-    /// A view file cannot be read or is not a single `SELECT`.
-    #[error("view {name}: {reason}")]
-    View {
-        /// The view's name.
-        name: String,
-        /// What is wrong.
-        reason: String,
-    },
+    /// Athena's rows do not form a table (a row wider than the columns, say).
+    #[error("the query's rows do not form a table: {0}")]
+    Rows(#[from] arrow::error::ArrowError),
 }
 
 impl Error {

@@ -6,7 +6,7 @@
 //! Invariant: a sync writes only what differs (a second sync writes nothing), and never
 //! touches a Glue table that eventlake did not create (no [`MANAGED`] parameter).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use aws_sdk_glue::Client;
 use aws_sdk_glue::types::{
@@ -47,11 +47,6 @@ impl Outcome {
             Outcome::NotOurs => "not ours: left alone",
         }
     }
-}
-
-/// The Glue name of a table: `layer_name`.
-pub fn glue_name(table: &TableName) -> String {
-    format!("{}_{}", table.layer, table.name)
 }
 
 /// One Glue database that holds the lake's tables.
@@ -113,6 +108,30 @@ impl Catalog {
         }
     }
 
+    /// The names of every table and view in the database (none when it does not exist).
+    pub async fn names(&self) -> Result<BTreeSet<String>> {
+        let mut names = BTreeSet::new();
+        let mut pages = self
+            .client
+            .get_tables()
+            .database_name(&self.database)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            match page {
+                Ok(page) => names.extend(page.table_list().iter().map(|t| t.name().to_owned())),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_entity_not_found_exception()) =>
+                {
+                    break;
+                }
+                Err(e) => return Err(Error::aws(format!("GetTables {}", self.database), e)),
+            }
+        }
+        Ok(names)
+    }
+
     /// Registers every table of the lake; stops at the first failure.
     pub async fn sync(&self, lake: &Lake) -> Result<Vec<(TableName, Outcome)>> {
         check_on_s3(lake)?;
@@ -132,7 +151,7 @@ impl Catalog {
         let shape = hive::shape(table, &delta)?;
         let location = lake.table_url(table).to_string();
         let location = location.trim_end_matches('/');
-        let name = glue_name(table);
+        let name = table.glue_name();
         let existing = match self
             .client
             .get_table()
@@ -389,10 +408,5 @@ mod tests {
         );
         assert_eq!(storage.columns()[0].r#type(), Some("string"));
         assert_eq!(input.partition_keys()[0].name(), "event_date");
-    }
-
-    #[test]
-    fn glue_names_join_layer_and_name() {
-        assert_eq!(glue_name(&TableName::events()), "bronze_events");
     }
 }

@@ -90,12 +90,14 @@ pub struct CatalogArgs {
 pub enum AthenaCommand {
     /// Run one statement in the workgroup and print its rows; Ctrl-C stops it in Athena.
     Query(AthenaQueryArgs),
+    /// Create or replace the dashboard views (`jobs/views/*.sql`) in the Glue database, each
+    /// whose tables the lake holds.
+    Views(AthenaArgs),
 }
 
+/// Where Athena statements run.
 #[derive(Debug, Args)]
-pub struct AthenaQueryArgs {
-    /// The statement (Athena's SQL, Trino's dialect).
-    pub query: String,
+pub struct AthenaArgs {
     #[command(flatten)]
     pub catalog: CatalogArgs,
     /// The workgroup (default: `[catalog] workgroup`, else `primary`).
@@ -104,6 +106,14 @@ pub struct AthenaQueryArgs {
     /// `s3://…/` for result files (default: `[catalog] results`, else the workgroup's).
     #[arg(long, env = "EVENTLAKE_ATHENA_RESULTS")]
     pub results: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AthenaQueryArgs {
+    /// The statement (Athena's SQL, Trino's dialect).
+    pub query: String,
+    #[command(flatten)]
+    pub athena: AthenaArgs,
     /// Output format, as for `eventlake sql`.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,

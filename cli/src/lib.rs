@@ -79,6 +79,10 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Athena(args::AthenaCommand::Query(args)) => {
             commands::catalog::query(&ctx, &args).await
         }
+        #[cfg(feature = "catalog")]
+        Command::Athena(args::AthenaCommand::Views(args)) => {
+            commands::catalog::views(&ctx, &args).await
+        }
         #[cfg(not(feature = "catalog"))]
         Command::Catalog(_) => Err(commands::without("catalog", "catalog")),
         #[cfg(not(feature = "catalog"))]

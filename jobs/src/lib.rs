@@ -20,6 +20,7 @@ mod run;
 pub mod schedule;
 mod silver;
 mod template;
+pub mod views;
 mod window;
 
 pub use definition::{Body, Check, DataTest, Job, Materialization, Severity, Strategy, parse_cron};

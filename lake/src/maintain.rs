@@ -223,11 +223,16 @@ pub async fn maintain(
         }
     }
 
-    if steps.checkpoint && !dry_run {
+    if !dry_run {
+        // The version every step above left: its files, then its checkpoint.
         delta
             .update_state()
             .await
             .map_err(|e| Error::delta(table, e))?;
+        report.after = files(&delta, table)?;
+    }
+
+    if steps.checkpoint && !dry_run {
         let version = delta.version().unwrap_or_default();
         if crate::log::last_checkpoint_of(&delta).await < version as i64 {
             create_checkpoint(&delta, None)
@@ -247,13 +252,6 @@ pub async fn maintain(
         }
     }
 
-    if !dry_run {
-        delta
-            .update_state()
-            .await
-            .map_err(|e| Error::delta(table, e))?;
-        report.after = files(&delta, table)?;
-    }
     report.elapsed = started.elapsed();
     tracing::info!(
         %table,

@@ -44,6 +44,13 @@ impl TableName {
     pub fn rejected() -> Self {
         Self::new("bronze", "events_rejected").expect("valid")
     }
+
+    /// The name in the Glue Data Catalog and in Athena, where a database has no layers:
+    /// `layer_name` (`bronze_events`). `eventlake sql` knows the tables by it too, so the
+    /// dashboard views run unchanged in both.
+    pub fn glue_name(&self) -> String {
+        format!("{}_{}", self.layer, self.name)
+    }
 }
 
 impl std::str::FromStr for TableName {
@@ -125,6 +132,7 @@ mod tests {
     #[test]
     fn names_are_checked() {
         assert!(TableName::new("bronze", "events").is_ok());
+        assert_eq!(TableName::events().glue_name(), "bronze_events");
         assert!(TableName::new("Bronze", "events").is_err());
         assert!(TableName::new("bronze", "../x").is_err());
         assert_eq!(TableName::events().to_string(), "bronze.events");

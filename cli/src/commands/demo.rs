@@ -232,10 +232,11 @@ async fn digest(ctx: &Context, lake: &eventlake_lake::Lake) -> Result<()> {
             ),
         ),
         (
-            format!("match funnel on {day} (gold.metrics_match_funnel)"),
+            format!("match funnel on {day} (the dashboard view analysts see in Athena)"),
             format!(
-                "SELECT model, viewed, accepted, declined, round(acceptance_rate, 3) AS acceptance_rate \
-                 FROM gold.metrics_match_funnel WHERE day = DATE '{day}' ORDER BY viewed DESC"
+                "SELECT model, viewed, accepted, declined, round(acceptance_rate, 3) AS acceptance_rate, \
+                 round(decline_rate, 3) AS decline_rate \
+                 FROM dashboard_match_funnel WHERE day = DATE '{day}' ORDER BY viewed DESC"
             ),
         ),
         (

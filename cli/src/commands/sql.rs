@@ -1,7 +1,9 @@
-//! `eventlake sql`: DataFusion over every lake table.
+//! `eventlake sql`: DataFusion over every lake table, by `layer.name` and by its Glue name
+//! (`layer_name`), with the dashboard views: the SQL analysts write for Athena runs here too.
 
 use anyhow::Result;
 use arrow::array::RecordBatch;
+use eventlake_jobs::views;
 use eventlake_lake::{Lake, query};
 
 use crate::Context;
@@ -12,9 +14,16 @@ pub async fn run(ctx: &Context, args: &SqlArgs) -> Result<()> {
     crate::output::print(&batches, args.format)
 }
 
-/// Runs one statement; `SHOW TABLES` lists the lake's tables only.
+/// Runs one statement; `SHOW TABLES` lists the lake's tables only (as `layer.name`).
 pub async fn execute(lake: &Lake, sql: &str) -> Result<Vec<RecordBatch>> {
-    let session = query::session(lake).await?;
+    let tables = lake.tables().await?;
+    let session = query::empty_session();
+    for table in &tables {
+        query::register(&session, lake, table).await?;
+    }
+    for (view, table) in views::register(&session, &tables).await? {
+        tracing::debug!(view = view.name, missing = %table, "view left out: a table it reads is missing");
+    }
     let normalized = sql
         .trim()
         .trim_end_matches(';')
@@ -23,7 +32,8 @@ pub async fn execute(lake: &Lake, sql: &str) -> Result<Vec<RecordBatch>> {
         .join(" ");
     let sql = if normalized.eq_ignore_ascii_case("show tables") {
         "SELECT table_schema || '.' || table_name AS table_name FROM information_schema.tables \
-         WHERE table_catalog = 'lake' AND table_schema <> 'information_schema' ORDER BY 1"
+         WHERE table_catalog = 'lake' AND table_schema NOT IN ('information_schema', 'public') \
+         ORDER BY 1"
     } else {
         sql
     };

@@ -182,39 +182,10 @@ async fn thousands_of_small_files_are_compacted_and_vacuum_deletes_only_old_unre
     Ok(())
 }
 
-/// Posts a batch of `user.joined` events to the collector until each is stored; returns how
-/// many were answered `accepted`.
+/// Posts until every event is stored; how many were answered `accepted`.
 async fn post(client: &reqwest::Client, url: &str, ids: &[String]) -> Result<usize> {
-    let body: String = ids
-        .iter()
-        .map(|id| {
-            format!(
-                "{{\"event_id\":\"{id}\",\"event_type\":\"user.joined\",\"source\":\"chat\",\
-                 \"tenant_id\":\"t1\",\"subject_id\":\"u-{id}\",\
-                 \"occurred_at\":\"2026-03-03T10:00:00Z\",\"schema_version\":1,\
-                 \"payload\":{{\"room_id\":\"r\",\"user_id\":\"u-{id}\"}}}}\n"
-            )
-        })
-        .collect();
-    for _ in 0..100 {
-        let response = client.post(url).body(body.clone()).send().await?;
-        let status = response.status();
-        let answer: serde_json::Value = response.json().await?;
-        ensure!(status == 200 || status == 503, "{status}: {answer}");
-        let results = answer["data"]["results"]
-            .as_array()
-            .with_context(|| format!("no results: {answer}"))?;
-        if results.iter().any(|r| r["status"] == "retry") {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            continue;
-        }
-        for r in results {
-            let s = r["status"].as_str().unwrap_or_default();
-            ensure!(s == "accepted" || s == "duplicate", "answered {r}");
-        }
-        return Ok(results.iter().filter(|r| r["status"] == "accepted").count());
-    }
-    anyhow::bail!("never stored")
+    let statuses = crate::support::post_until_stored(client, url, None, ids).await?;
+    Ok(statuses.iter().filter(|s| *s == "accepted").count())
 }
 
 #[tokio::test(flavor = "multi_thread")]

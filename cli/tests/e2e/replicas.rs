@@ -69,50 +69,9 @@ async fn wait_until_up(client: &reqwest::Client, url: &str) -> Result<()> {
     bail!("{url} never came up")
 }
 
-fn event(id: &str, day: u32) -> String {
-    format!(
-        "{{\"event_id\":\"{id}\",\"event_type\":\"user.joined\",\"source\":\"chat\",\
-         \"tenant_id\":\"{TENANT}\",\"subject_id\":\"u-{id}\",\
-         \"occurred_at\":\"2026-03-{day:02}T10:00:00Z\",\"schema_version\":1,\
-         \"payload\":{{\"room_id\":\"r\",\"user_id\":\"u-{id}\"}}}}"
-    )
-}
-
-/// Posts events until every one is stored; returns each event's final status.
+/// Posts with a tenant token until every event is stored; each id's final status.
 async fn post(client: &reqwest::Client, url: &str, ids: &[String]) -> Result<Vec<String>> {
-    let mut statuses = vec![String::new(); ids.len()];
-    let mut open: Vec<usize> = (0..ids.len()).collect();
-    for _ in 0..50 {
-        if open.is_empty() {
-            return Ok(statuses);
-        }
-        let body = open
-            .iter()
-            .map(|&i| event(&ids[i], 3) + "\n")
-            .collect::<String>();
-        let response = client
-            .post(url)
-            .bearer_auth(token())
-            .body(body)
-            .send()
-            .await?;
-        let status = response.status();
-        let answer: serde_json::Value = response.json().await?;
-        ensure!(status == 200 || status == 503, "{status}: {answer}");
-        let results = answer["data"]["results"]
-            .as_array()
-            .with_context(|| format!("no results: {answer}"))?;
-        let mut still = Vec::new();
-        for (r, &i) in results.iter().zip(&open) {
-            match r["status"].as_str() {
-                Some("retry") => still.push(i),
-                Some(s @ ("accepted" | "duplicate")) => statuses[i] = s.to_owned(),
-                other => bail!("{} answered {other:?}: {r}", ids[i]),
-            }
-        }
-        open = still;
-    }
-    bail!("{} events were never stored", open.len())
+    crate::support::post_until_stored(client, url, Some(&token()), ids).await
 }
 
 async fn two_writers(first: Kind, second: Kind) -> Result<()> {

@@ -1,5 +1,6 @@
 //! Local AWS peers for the end-to-end tests, started by the test and killed when dropped:
-//! moto (S3 and DynamoDB, single-threaded: the threaded server loses requests) and kinesis-mock
+//! moto (S3, DynamoDB, Glue and Athena, single-threaded: the threaded server loses requests;
+//! `moto_server.py` adds Athena's paging and failed queries) and kinesis-mock
 //! (`EVENTLAKE_TEST_KINESIS_MOCK`, the `main.js` of the npm package `kinesis-local`).
 
 use std::process::{Child, Command, Stdio};
@@ -27,10 +28,8 @@ fn free_port() -> Result<u16> {
         .port())
 }
 
-const MOTO: &str = "import sys\n\
-from werkzeug.serving import run_simple\n\
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app\n\
-run_simple('127.0.0.1', int(sys.argv[1]), DomainDispatcherApplication(create_backend_app), threaded=False)\n";
+/// moto's server, with Athena's paging and failed queries (see the file).
+const MOTO: &str = include_str!("moto_server.py");
 
 /// moto with the bucket `lake` created.
 pub async fn moto() -> Result<Peer> {

@@ -141,3 +141,57 @@ pub fn python(packages: &[&str]) -> String {
     );
     candidate
 }
+
+/// A `user.joined` event of tenant `t1` on 2026-03-03, as one NDJSON line.
+pub fn joined(id: &str) -> String {
+    format!(
+        "{{\"event_id\":\"{id}\",\"event_type\":\"user.joined\",\"source\":\"chat\",\
+         \"tenant_id\":\"t1\",\"subject_id\":\"u-{id}\",\
+         \"occurred_at\":\"2026-03-03T10:00:00Z\",\"schema_version\":1,\
+         \"payload\":{{\"room_id\":\"r\",\"user_id\":\"u-{id}\"}}}}\n"
+    )
+}
+
+/// Posts a [`joined`] event per id to a collector's `url`, sending again those answered
+/// `retry` (or the whole batch on a 503), until every one is stored; returns each id's final
+/// status (`accepted` or `duplicate`).
+pub async fn post_until_stored(
+    client: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    ids: &[String],
+) -> Result<Vec<String>> {
+    let mut statuses = vec![String::new(); ids.len()];
+    let mut open: Vec<usize> = (0..ids.len()).collect();
+    for _ in 0..100 {
+        if open.is_empty() {
+            return Ok(statuses);
+        }
+        let mut request = client
+            .post(url)
+            .body(open.iter().map(|&i| joined(&ids[i])).collect::<String>());
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        let answer: serde_json::Value = response.json().await?;
+        ensure!(status == 200 || status == 503, "{status}: {answer}");
+        let results = answer["data"]["results"]
+            .as_array()
+            .with_context(|| format!("no results: {answer}"))?;
+        let mut still = Vec::new();
+        for (r, &i) in results.iter().zip(&open) {
+            match r["status"].as_str() {
+                Some("retry") => still.push(i),
+                Some(s @ ("accepted" | "duplicate")) => statuses[i] = s.to_owned(),
+                other => anyhow::bail!("{} answered {other:?}: {r}", ids[i]),
+            }
+        }
+        if !still.is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        open = still;
+    }
+    anyhow::bail!("{} events were never stored", open.len())
+}
