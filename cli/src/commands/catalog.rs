@@ -7,6 +7,7 @@ use eventlake_catalog::athena::{Athena, Settings};
 use eventlake_catalog::glue::Catalog;
 use eventlake_jobs::views;
 use eventlake_lake::CatalogConfig;
+use futures::FutureExt;
 
 use crate::Context;
 use crate::args::{AthenaArgs, AthenaQueryArgs, CatalogArgs};
@@ -63,13 +64,15 @@ pub async fn views(ctx: &Context, args: &AthenaArgs) -> Result<()> {
     let catalog = Catalog::from_env(&database(ctx, &args.catalog)).await;
     let (ready, missing) = views::available(&catalog.names().await?)?;
     let athena = athena(ctx, args).await;
+    // One Ctrl-C stops the view being created and sends none of the rest.
+    let stop = crate::commands::ingest::shutdown_signal().boxed().shared();
     let mut rows = Vec::new();
     let mut failed = 0;
     for view in ready {
-        let outcome = match athena
-            .run(view.sql, crate::commands::ingest::shutdown_signal())
-            .await
-        {
+        if stop.peek().is_some() {
+            break;
+        }
+        let outcome = match athena.run(view.sql, stop.clone()).await {
             Ok(_) => "created or replaced".to_owned(),
             Err(e) => {
                 failed += 1;
@@ -89,6 +92,7 @@ pub async fn views(ctx: &Context, args: &AthenaArgs) -> Result<()> {
         ]);
     }
     crate::output::print_rows(&["view", "athena"], &rows)?;
+    anyhow::ensure!(stop.peek().is_none(), "stopped on request (Ctrl-C)");
     anyhow::ensure!(failed == 0, "{failed} view(s) failed in Athena");
     Ok(())
 }
