@@ -43,11 +43,8 @@ impl View {
         };
         let (tables, _ctes) =
             resolve_table_references(&statement, true).map_err(|e| invalid(e.to_string()))?;
-        Ok(tables
-            .iter()
-            .map(|t| t.table().to_owned())
-            .filter(|t| t != self.name)
-            .collect())
+        // The view's own name is not among them: it is not a relation the query reads.
+        Ok(tables.iter().map(|t| t.table().to_owned()).collect())
     }
 }
 

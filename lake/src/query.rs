@@ -15,9 +15,14 @@ use crate::tables::TableName;
 
 /// A session with every lake table registered; `SHOW TABLES` lists them.
 pub async fn session(lake: &Lake) -> Result<SessionContext> {
+    session_over(lake, &lake.tables().await?).await
+}
+
+/// A session with `tables` of the lake registered (the list the caller already has).
+pub async fn session_over(lake: &Lake, tables: &[TableName]) -> Result<SessionContext> {
     let ctx = empty_session();
-    for table in lake.tables().await? {
-        register(&ctx, lake, &table).await?;
+    for table in tables {
+        register(&ctx, lake, table).await?;
     }
     Ok(ctx)
 }

@@ -17,10 +17,7 @@ pub async fn run(ctx: &Context, args: &SqlArgs) -> Result<()> {
 /// Runs one statement; `SHOW TABLES` lists the lake's tables only (as `layer.name`).
 pub async fn execute(lake: &Lake, sql: &str) -> Result<Vec<RecordBatch>> {
     let tables = lake.tables().await?;
-    let session = query::empty_session();
-    for table in &tables {
-        query::register(&session, lake, table).await?;
-    }
+    let session = query::session_over(lake, &tables).await?;
     for (view, table) in views::register(&session, &tables).await? {
         tracing::debug!(view = view.name, missing = %table, "view left out: a table it reads is missing");
     }

@@ -1,7 +1,8 @@
-//! `eventlake athena query` and `eventlake athena views` against moto's Athena (with the
-//! paging and failed queries `moto_server.py` adds): results of several pages come out whole
-//! in every format, a DDL statement's empty answer too, a FAILED query prints its reason and exits non-zero, Ctrl-C stops the
-//! query in Athena, and each view reaches StartQueryExecution as its file.
+//! `eventlake athena query` against moto's Athena (with the paging and failed queries
+//! `moto_server.py` adds): results of several pages come out whole in every format, so does a
+//! DDL statement's empty answer, a FAILED query prints its reason and exits non-zero, and
+//! Ctrl-C stops the query in Athena. [`received`] gives `analysts.rs` what reached
+//! StartQueryExecution.
 //!
 //! moto runs no SQL: the rows are queued in it beforehand, so these tests check the client,
 //! not Athena's SQL (the views' SQL is checked in `analysts.rs`, by DuckDB and DataFusion).
@@ -11,7 +12,6 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, ensure};
-use aws_sdk_athena::config::{Credentials, Region};
 use serde_json::{Value, json};
 
 use crate::aws::{self, Peer};
@@ -20,14 +20,8 @@ use crate::support::run_ok;
 /// Rows above Athena's page of 1 000, so a result takes three pages.
 const ROWS: usize = 2_345;
 
-pub async fn athena(moto: &Peer) -> aws_sdk_athena::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-        .endpoint_url(&moto.endpoint)
-        .load()
-        .await;
-    aws_sdk_athena::Client::new(&config)
+async fn athena(moto: &Peer) -> aws_sdk_athena::Client {
+    aws_sdk_athena::Client::new(&aws::sdk_config(&moto.endpoint).await)
 }
 
 async fn post(moto: &Peer, path: &str, body: Value) -> Result<()> {

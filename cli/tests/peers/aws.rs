@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::support::{binary, python, run_ok};
 use anyhow::{Context as _, Result, bail, ensure};
+use aws_sdk_glue::config::{Credentials, Region};
 
 /// A child process killed when dropped.
 pub struct Peer {
@@ -111,6 +112,17 @@ pub async fn kinesis_mock() -> Result<Peer> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     bail!("kinesis-mock never listened")
+}
+
+/// An SDK configuration for a peer at `endpoint`, with the test credentials.
+pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        // Every SDK crate re-exports the same credentials and region types.
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .endpoint_url(endpoint)
+        .load()
+        .await
 }
 
 /// The standard AWS environment pointing at the peers.

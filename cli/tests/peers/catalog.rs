@@ -8,20 +8,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use anyhow::{Context as _, Result, ensure};
-use aws_sdk_glue::config::{Credentials, Region};
 use aws_sdk_glue::types::{Column, DatabaseInput, StorageDescriptor, TableInput};
 
 use crate::aws::{self, Peer};
 use crate::support::run_ok;
 
 async fn glue(moto: &Peer) -> aws_sdk_glue::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-        .endpoint_url(&moto.endpoint)
-        .load()
-        .await;
-    aws_sdk_glue::Client::new(&config)
+    aws_sdk_glue::Client::new(&aws::sdk_config(&moto.endpoint).await)
 }
 
 /// Each table's columns as `eventlake sql` sees them: name → DataFusion type.

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use crate::support::run_ok;
 use anyhow::{Context as _, Result, ensure};
-use aws_sdk_kinesis::config::{Credentials, Region};
 
 use crate::aws::{self, Peer};
 
@@ -22,18 +21,9 @@ struct Rig {
 }
 
 /// SDK configuration for a local peer with the test credentials.
-async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-        .endpoint_url(endpoint)
-        .load()
-        .await
-}
-
 async fn rig() -> Result<Rig> {
     let (moto, kinesis) = (aws::moto().await?, aws::kinesis_mock().await?);
-    let config = sdk_config(&kinesis.endpoint).await;
+    let config = aws::sdk_config(&kinesis.endpoint).await;
     Ok(Rig {
         client: aws_sdk_kinesis::Client::new(&config),
         moto,
@@ -458,7 +448,7 @@ async fn lease_owners(
     within: Duration,
     done: impl Fn(&HashMap<String, String>) -> bool,
 ) -> Result<HashMap<String, String>> {
-    let config = sdk_config(&rig.moto.endpoint).await;
+    let config = aws::sdk_config(&rig.moto.endpoint).await;
     let ddb = aws_sdk_dynamodb::Client::new(&config);
     let started = Instant::now();
     let mut owners = HashMap::new();
