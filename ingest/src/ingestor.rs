@@ -28,9 +28,7 @@ use std::time::Instant;
 
 use arrow::array::{AsArray, BooleanArray, RecordBatch};
 use bytes::Bytes;
-use eventlake_lake::deltalake::kernel::transaction::{
-    CommitBuilder, CommitProperties, TransactionError,
-};
+use eventlake_lake::deltalake::kernel::transaction::{CommitBuilder, TransactionError};
 use eventlake_lake::deltalake::kernel::{Action, Transaction};
 use eventlake_lake::deltalake::parquet::basic::{Compression, ZstdLevel};
 use eventlake_lake::deltalake::parquet::file::properties::WriterProperties;
@@ -306,7 +304,7 @@ impl Table {
             partition_by: Some(snapshot.metadata().partition_columns().to_vec()),
             predicate: None,
         };
-        let mut properties = CommitProperties::default()
+        let mut properties = eventlake_lake::commit_properties()
             .with_application_transactions(txns)
             .with_metadata(metadata);
         if exact {

@@ -37,6 +37,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// Another run of the job published to its output after this run read it; nothing was
+    /// written (runs of one job overlapped).
+    #[error(
+        "job {job}: another run of this job published first; nothing written (runs overlapped)"
+    )]
+    Overlap {
+        /// The output table.
+        job: String,
+    },
+
     /// A schedule of the configuration (`[maintain]`) is not a valid cron expression.
     #[error("schedule of {task}: {reason}")]
     Schedule {

@@ -2,7 +2,10 @@
 //! overwrite, append, replace the date window's partitions, or merge on the unique key.
 //!
 //! Invariant: readers see the table before or after the commit, never in between; nothing is
-//! written when the job fails or a test fails, because publishing is the last step.
+//! written when the job fails or a test fails, because publishing is the last step. Two runs of
+//! one job never both publish from the same snapshot of its output: each commit carries the
+//! job's Delta transaction id, so the later one is refused as a concurrent transaction (two
+//! overlapping appends of the same new rows would otherwise both land).
 
 use std::sync::Arc;
 
@@ -11,10 +14,11 @@ use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use chrono::NaiveDate;
 use datafusion::prelude::{SessionContext, col, lit};
 use datafusion::scalar::ScalarValue;
-use deltalake::DeltaTable;
-use deltalake::kernel::transaction::CommitProperties;
+use deltalake::kernel::Transaction;
+use deltalake::kernel::transaction::{CommitConflictError, TransactionError};
 use deltalake::operations::write::SchemaMode;
 use deltalake::protocol::SaveMode;
+use deltalake::{DeltaTable, DeltaTableError};
 use eventlake_lake::{Lake, TableName};
 
 use crate::error::{Error, Result};
@@ -96,6 +100,22 @@ fn date(d: NaiveDate) -> ScalarValue {
     ScalarValue::Date32(Some((d - epoch).num_days() as i32))
 }
 
+/// The Delta transaction id every publish to `output` commits with.
+pub fn app_id(output: &TableName) -> String {
+    format!("eventlake.job:{output}")
+}
+
+/// Whether a commit was refused because another publish to the same output landed after the
+/// snapshot this one started from.
+fn overlapped(e: &DeltaTableError) -> bool {
+    matches!(
+        e,
+        DeltaTableError::Transaction {
+            source: TransactionError::CommitConflict(CommitConflictError::ConcurrentTransaction)
+        }
+    )
+}
+
 /// Writes `batches` (in `schema`) to `output` in one commit; returns the new table version.
 #[allow(clippy::too_many_arguments)]
 pub async fn publish(
@@ -108,8 +128,15 @@ pub async fn publish(
     partition_by: Option<&str>,
     metadata: Vec<(String, serde_json::Value)>,
 ) -> Result<u64> {
-    let delta_err = |e| Error::delta(output, e);
-    let commit = CommitProperties::default().with_metadata(metadata);
+    let delta_err = |e| {
+        if overlapped(&e) {
+            Error::Overlap {
+                job: output.to_string(),
+            }
+        } else {
+            Error::delta(output, e)
+        }
+    };
     let partitions: Vec<String> = partition_by.map(str::to_owned).into_iter().collect();
     let table = match existing {
         Some(t) => t,
@@ -119,6 +146,11 @@ pub async fn publish(
                 .await?
         }
     };
+    // The version this publish means to create, as the transaction's (informational) version.
+    let next = table.version().map_or(0, |v| v as i64 + 1);
+    let commit = eventlake_lake::commit_properties()
+        .with_metadata(metadata)
+        .with_application_transaction(Transaction::new(app_id(output), next));
     let before = table.snapshot().ok().map(|s| s.schema());
     let batches = if batches.is_empty() {
         vec![RecordBatch::new_empty(schema.clone())]
@@ -182,4 +214,73 @@ pub async fn publish(
         job: output.to_string(),
         reason: "table has no version after publishing".into(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::Int64Array;
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+
+    fn rows(schema: &SchemaRef, ids: &[i64]) -> Vec<RecordBatch> {
+        let ids: ArrayRef = Arc::new(Int64Array::from(ids.to_vec()));
+        vec![RecordBatch::try_new(schema.clone(), vec![ids]).expect("batch")]
+    }
+
+    async fn count(lake: &Lake, table: &TableName) -> usize {
+        let ctx = eventlake_lake::query::session_over(lake, std::slice::from_ref(table))
+            .await
+            .expect("session");
+        let batches = ctx
+            .sql(&format!("SELECT * FROM {table}"))
+            .await
+            .expect("plan")
+            .collect()
+            .await
+            .expect("scan");
+        batches.iter().map(RecordBatch::num_rows).sum()
+    }
+
+    /// Two runs of one job that read the output at the same version (a scheduled run starting
+    /// while the previous one still runs) compute the same new rows; only the first publishes.
+    #[tokio::test]
+    async fn overlapping_runs_publish_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let lake = Lake::new(dir.path().to_str().expect("UTF-8")).expect("lake");
+        let table = TableName::new("silver", "things").expect("name");
+        let schema: SchemaRef =
+            Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
+        let publish_rows = |existing, ids: &[i64]| {
+            publish(
+                &lake,
+                &table,
+                existing,
+                schema.clone(),
+                rows(&schema, ids),
+                Publish::Append,
+                None,
+                Vec::new(),
+            )
+        };
+        publish_rows(None, &[1, 2]).await.expect("first run");
+
+        let first = lake.open(&table).await.expect("open");
+        let second = lake.open(&table).await.expect("open");
+        publish_rows(Some(first), &[3, 4])
+            .await
+            .expect("the earlier run");
+        let refused = publish_rows(Some(second), &[3, 4]).await;
+        assert!(
+            matches!(refused, Err(Error::Overlap { .. })),
+            "the later run must be refused: {refused:?}"
+        );
+        assert_eq!(count(&lake, &table).await, 4, "every row once");
+
+        let latest = lake.open(&table).await.expect("open");
+        publish_rows(Some(latest), &[5])
+            .await
+            .expect("a run from the latest version");
+        assert_eq!(count(&lake, &table).await, 5);
+    }
 }

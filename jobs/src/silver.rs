@@ -102,6 +102,7 @@ async fn quarantine(lake: &Lake, batches: Vec<RecordBatch>) -> Result<()> {
     table
         .write(fresh)
         .with_save_mode(SaveMode::Append)
+        .with_commit_properties(eventlake_lake::commit_properties())
         .await
         .map_err(|e| Error::delta(&name, e))?;
     Ok(())
