@@ -91,17 +91,22 @@ impl Rig {
 
     /// `generate` with these options to a file (the reference) and returns its path.
     fn generate(&self, name: &str, events: u64, seed: u64) -> Result<std::path::PathBuf> {
+        self.generate_with(name, events, seed, &[])
+    }
+
+    fn generate_with(
+        &self,
+        name: &str,
+        events: u64,
+        seed: u64,
+        extra: &[&str],
+    ) -> Result<std::path::PathBuf> {
         let path = self.dir.path().join(format!("{name}.ndjson"));
         run_ok(
             Command::new(crate::support::binary())
-                .args([
-                    "generate",
-                    "--events",
-                    &events.to_string(),
-                    "--seed",
-                    &seed.to_string(),
-                    "--out",
-                ])
+                .args(workload(events, seed))
+                .args(extra)
+                .arg("--out")
                 .arg(&path),
         )?;
         Ok(path)
@@ -109,15 +114,16 @@ impl Rig {
 
     /// `generate … --to kinesis://STREAM` with the same options.
     fn put(&self, stream: &str, events: u64, seed: u64) -> Result<()> {
-        run_ok(self.eventlake("unused").args([
-            "generate",
-            "--events",
-            &events.to_string(),
-            "--seed",
-            &seed.to_string(),
-            "--to",
-            &format!("kinesis://{stream}"),
-        ]))?;
+        self.put_with(stream, events, seed, &[])
+    }
+
+    fn put_with(&self, stream: &str, events: u64, seed: u64, extra: &[&str]) -> Result<()> {
+        run_ok(
+            self.eventlake("unused")
+                .args(workload(events, seed))
+                .args(extra)
+                .args(["--to", &format!("kinesis://{stream}")]),
+        )?;
         Ok(())
     }
 
@@ -171,6 +177,17 @@ impl Rig {
         }
         all
     }
+}
+
+/// `generate --events N --seed S`.
+fn workload(events: u64, seed: u64) -> [String; 5] {
+    [
+        "generate".into(),
+        "--events".into(),
+        events.to_string(),
+        "--seed".into(),
+        seed.to_string(),
+    ]
 }
 
 /// What a lake holds: accepted event ids, and rejected counts by reason.
@@ -327,6 +344,91 @@ async fn kinesis_to_s3_exactly_once_in_subject_order_through_crashes() -> Result
     )?;
     check_order(uri, &rig.moto, &file)?;
     Ok(())
+}
+
+/// The replay of a batch the Lambda's mapping gave up on (docs/deploy.md): the stage's own
+/// consumer never read the first half of the stream (as if its batches had been skipped); a
+/// consumer with its own source id, started before them, lands them, and files what was
+/// already in the lake as duplicates.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_skipped_batch_is_replayed_once_under_its_own_source_id() -> Result<()> {
+    let rig = rig().await?;
+    let stream = "replayed";
+    rig.create(stream, 2).await?;
+    let clean = ["--bad-ratio", "0"];
+    let skipped = rig.generate_with("skipped", 600, 31, &clean)?;
+    let read = rig.generate_with("read", 600, 32, &clean)?;
+    let before_skipped = chrono::Utc::now() - chrono::Duration::seconds(1);
+    rig.put_with(stream, 600, 31, &clean)?;
+    std::thread::sleep(Duration::from_secs(2));
+    let after_skipped = chrono::Utc::now();
+    std::thread::sleep(Duration::from_secs(1));
+    rig.put_with(stream, 600, 32, &clean)?;
+
+    let both = rig.dir.path().join("both.ndjson");
+    std::fs::write(
+        &both,
+        [std::fs::read(&skipped)?, std::fs::read(&read)?].concat(),
+    )?;
+    let expected = reference(&rig, &both)?;
+    let read_events = reference(&rig, &read)?.events.len();
+    ensure!(
+        expected.rejected.is_empty() && read_events > 500,
+        "a clean workload: {expected:?}"
+    );
+
+    let uri = "s3://lake/kinesis-replayed";
+    let from = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339();
+    let stage = rig
+        .consumer(
+            uri,
+            stream,
+            &[
+                "--start",
+                "at-timestamp",
+                "--timestamp",
+                &from(after_skipped),
+                "--idle-exit-ms",
+                "4000",
+            ],
+        )?
+        .wait()?;
+    ensure!(
+        stage.success(),
+        "the stage's consumer failed: {}",
+        rig.logs()
+    );
+    let first = landed(uri, &rig.moto)?;
+    ensure!(
+        first.events.len() == read_events,
+        "the stage's consumer read {} events, not only the {read_events} after the skipped ones",
+        first.events.len()
+    );
+
+    let replay = rig
+        .consumer(
+            uri,
+            stream,
+            &[
+                "--source-id",
+                "replay:test",
+                "--start",
+                "at-timestamp",
+                "--timestamp",
+                &from(before_skipped),
+                "--idle-exit-ms",
+                "4000",
+            ],
+        )?
+        .wait()?;
+    ensure!(replay.success(), "the replay failed: {}", rig.logs());
+    landed(uri, &rig.moto)?.same_as(
+        &Landed {
+            events: expected.events,
+            rejected: vec![vec!["duplicate_event_id".into(), read_events.to_string()]],
+        },
+        "after the replay",
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
