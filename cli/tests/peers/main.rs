@@ -11,6 +11,7 @@ mod athena;
 mod aws;
 mod catalog;
 mod kinesis;
+mod lambda;
 mod python_matching;
 mod python_reader;
 mod s3;
