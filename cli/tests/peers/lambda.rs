@@ -234,8 +234,11 @@ fn batch(shard: usize, first_seq: usize, lines: &[&[u8]]) -> Value {
     json!({ "Records": records })
 }
 
+/// Rows of `eventlake sql --format csv`.
+type Rows = Vec<Vec<String>>;
+
 /// Accepted ids in order, and rejected counts by reason.
-fn landed(uri: &str, moto: &Peer) -> Result<(Vec<Vec<String>>, Vec<Vec<String>>)> {
+fn landed(uri: &str, moto: &Peer) -> Result<(Rows, Rows)> {
     Ok((
         aws::csv(
             uri,
