@@ -9,7 +9,7 @@ properties moto dropped (asserted on the template instead). `--self-test` then b
 template on purpose and shows each break is caught by the stage meant to catch it. Invariant:
 exit status 0 only if every check passed (and, with --self-test, every break was caught).
 Nothing here talks to AWS. Run with the infra venv (see docs/deploy.md):
-`/var/tmp/infra-venv/bin/python infra/check.py [--self-test] [--verbose]`.
+`.venv-infra/bin/python infra/check.py [--self-test] [--verbose]`.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ Prints a summary; `-v` lists the operations found per file and the requests per 
 `--self-test` then breaks the template and the code on purpose and shows the check fails for
 each (self_test.py). Invariant: exit status 0 only if every role allows exactly what is needed
 (and, with --self-test, every break was caught). Run with the infra venv:
-`/var/tmp/infra-venv/bin/python infra/permissions.py [--self-test] [-v]`.
+`.venv-infra/bin/python infra/permissions.py [--self-test] [--verbose]`.
 """
 
 from __future__ import annotations

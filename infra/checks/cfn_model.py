@@ -283,3 +283,7 @@ class Stack:
     def resolved(self, logical: str) -> dict:
         """A resource with every intrinsic resolved (a new value: `resolve` copies as it goes)."""
         return self.resolve(self.template["Resources"][logical])
+
+    def props(self, logical: str) -> dict:
+        """A resource's properties, resolved."""
+        return self.resolved(logical)["Properties"]

@@ -28,13 +28,14 @@ use std::time::Instant;
 
 use arrow::array::{AsArray, BooleanArray, RecordBatch};
 use bytes::Bytes;
-use eventlake_lake::deltalake::kernel::transaction::{CommitBuilder, TransactionError};
+use eventlake_lake::commit::lost_race;
+use eventlake_lake::deltalake::DeltaTable;
+use eventlake_lake::deltalake::kernel::transaction::CommitBuilder;
 use eventlake_lake::deltalake::kernel::{Action, Transaction};
 use eventlake_lake::deltalake::parquet::basic::{Compression, ZstdLevel};
 use eventlake_lake::deltalake::parquet::file::properties::WriterProperties;
 use eventlake_lake::deltalake::protocol::{DeltaOperation, SaveMode};
 use eventlake_lake::deltalake::writer::{DeltaWriter, RecordBatchWriter};
-use eventlake_lake::deltalake::{DeltaTable, DeltaTableError};
 use eventlake_lake::envelope::Hints;
 use eventlake_lake::reason::{Reason, Violation};
 use eventlake_lake::{Contracts, IngestConfig, Lake, TableName, tables};
@@ -304,7 +305,7 @@ impl Table {
             partition_by: Some(snapshot.metadata().partition_columns().to_vec()),
             predicate: None,
         };
-        let mut properties = eventlake_lake::commit_properties()
+        let mut properties = eventlake_lake::commit::properties()
             .with_application_transactions(txns)
             .with_metadata(metadata);
         if exact {
@@ -346,18 +347,6 @@ enum Landed {
     At(i64),
     /// Another writer committed at the version this commit needed.
     Lost,
-}
-
-/// Whether a failed commit only lost the race for its version (nothing was written).
-fn lost_race(e: &DeltaTableError) -> bool {
-    matches!(
-        e,
-        DeltaTableError::VersionAlreadyExists(_)
-            | DeltaTableError::Transaction {
-                source: TransactionError::MaxCommitAttempts(_)
-                    | TransactionError::VersionAlreadyExists(_)
-            }
-    )
 }
 
 /// Buffered, not yet committed state.

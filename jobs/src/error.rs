@@ -40,11 +40,11 @@ pub enum Error {
     /// Another run of the job published to its output after this run read it; nothing was
     /// written (runs of one job overlapped).
     #[error(
-        "job {job}: another run of this job published first; nothing written (runs overlapped)"
+        "job {output}: another run of this job published first; nothing written (runs overlapped)"
     )]
     Overlap {
         /// The output table.
-        job: String,
+        output: String,
     },
 
     /// A schedule of the configuration (`[maintain]`) is not a valid cron expression.

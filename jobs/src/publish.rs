@@ -2,10 +2,10 @@
 //! overwrite, append, replace the date window's partitions, or merge on the unique key.
 //!
 //! Invariant: readers see the table before or after the commit, never in between; nothing is
-//! written when the job fails or a test fails, because publishing is the last step. Two runs of
-//! one job never both publish from the same snapshot of its output: each commit carries the
-//! job's Delta transaction id, so the later one is refused as a concurrent transaction (two
-//! overlapping appends of the same new rows would otherwise both land).
+//! written when the job fails or a test fails, because publishing is the last step. Of two runs
+//! of one job that read the output at the same version, only the first publishes (each commit
+//! carries the job's Delta transaction id, checked before the commit, which is never rebased);
+//! a compaction landing while a job runs neither conflicts with its publish nor survives it.
 
 use std::sync::Arc;
 
@@ -15,7 +15,7 @@ use chrono::NaiveDate;
 use datafusion::prelude::{SessionContext, col, lit};
 use datafusion::scalar::ScalarValue;
 use deltalake::kernel::Transaction;
-use deltalake::kernel::transaction::{CommitConflictError, TransactionError};
+use deltalake::kernel::transaction::CommitProperties;
 use deltalake::operations::write::SchemaMode;
 use deltalake::protocol::SaveMode;
 use deltalake::{DeltaTable, DeltaTableError};
@@ -100,23 +100,34 @@ fn date(d: NaiveDate) -> ScalarValue {
     ScalarValue::Date32(Some((d - epoch).num_days() as i32))
 }
 
-/// The Delta transaction id every publish to `output` commits with.
+/// The Delta transaction id every publish to `output` commits with; its version counts the
+/// output's publishes.
 pub fn app_id(output: &TableName) -> String {
     format!("eventlake.job:{output}")
 }
 
-/// Whether a commit was refused because another publish to the same output landed after the
-/// snapshot this one started from.
-fn overlapped(e: &DeltaTableError) -> bool {
-    matches!(
-        e,
-        DeltaTableError::Transaction {
-            source: TransactionError::CommitConflict(CommitConflictError::ConcurrentTransaction)
-        }
-    )
+/// How many times a publish is made again on a newer version of its output (a compaction or
+/// vacuum committed in the meantime) before it gives up.
+pub(crate) const ATTEMPTS: usize = 8;
+
+/// The output's publish count as of `table`'s version.
+async fn publishes(table: &DeltaTable, output: &TableName) -> Result<Option<i64>> {
+    let snapshot = table.snapshot().map_err(|e| Error::delta(output, e))?;
+    snapshot
+        .transaction_version(table.log_store().as_ref(), app_id(output))
+        .await
+        .map_err(|e| Error::delta(output, e))
 }
 
 /// Writes `batches` (in `schema`) to `output` in one commit; returns the new table version.
+///
+/// `existing` is the output as the run read it (`None` if it did not exist). The commit lands
+/// only on a version this function has checked, never rebased by deltalake: deltalake's
+/// conflict check ignores `dataChange=false` removes, so a full overwrite rebased over a
+/// compaction would keep the compacted copy of the rows it replaced. When another commit takes
+/// the version, the output is read again: if another run of the job published meanwhile, this
+/// run is refused ([`Error::Overlap`]); otherwise (compaction, vacuum) the same rows are
+/// written again on the new version.
 #[allow(clippy::too_many_arguments)]
 pub async fn publish(
     lake: &Lake,
@@ -128,17 +139,12 @@ pub async fn publish(
     partition_by: Option<&str>,
     metadata: Vec<(String, serde_json::Value)>,
 ) -> Result<u64> {
-    let delta_err = |e| {
-        if overlapped(&e) {
-            Error::Overlap {
-                job: output.to_string(),
-            }
-        } else {
-            Error::delta(output, e)
-        }
-    };
     let partitions: Vec<String> = partition_by.map(str::to_owned).into_iter().collect();
-    let table = match existing {
+    let read = match &existing {
+        Some(t) => publishes(t, output).await?,
+        None => None,
+    };
+    let mut table = match existing {
         Some(t) => t,
         None => {
             let refs: Vec<&str> = partitions.iter().map(String::as_str).collect();
@@ -146,63 +152,39 @@ pub async fn publish(
                 .await?
         }
     };
-    // The version this publish means to create, as the transaction's (informational) version.
-    let next = table.version().map_or(0, |v| v as i64 + 1);
-    let commit = eventlake_lake::commit_properties()
-        .with_metadata(metadata)
-        .with_application_transaction(Transaction::new(app_id(output), next));
     let before = table.snapshot().ok().map(|s| s.schema());
     let batches = if batches.is_empty() {
         vec![RecordBatch::new_empty(schema.clone())]
     } else {
         batches
     };
-    let table = match how {
-        Publish::Overwrite => table
-            .write(batches)
-            .with_save_mode(SaveMode::Overwrite)
-            .with_schema_mode(SchemaMode::Overwrite)
-            .with_partition_columns(partitions)
-            .with_commit_properties(commit)
-            .await
-            .map_err(delta_err)?,
-        Publish::Append => table
-            .write(batches)
-            .with_save_mode(SaveMode::Append)
-            .with_commit_properties(commit)
-            .await
-            .map_err(delta_err)?,
-        Publish::ReplaceWindow { column, from, to } => table
-            .write(batches)
-            .with_save_mode(SaveMode::Overwrite)
-            .with_replace_where(col(column.as_str()).between(lit(date(from)), lit(date(to))))
-            .with_commit_properties(commit)
-            .await
-            .map_err(delta_err)?,
-        Publish::Merge { keys } => {
-            let source = SessionContext::new().read_batches(batches)?;
-            let predicate = key_match(&keys, "target", "source");
-            let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-            let (table, _metrics) = table
-                .merge(source, predicate)
-                .with_source_alias("source")
-                .with_target_alias("target")
-                .with_commit_properties(commit)
-                .when_matched_update(|u| {
-                    columns
-                        .iter()
-                        .fold(u, |u, c| u.update(c.as_str(), format!("source.{c}")))
-                })
-                .map_err(delta_err)?
-                .when_not_matched_insert(|i| {
-                    columns
-                        .iter()
-                        .fold(i, |i, c| i.set(c.as_str(), format!("source.{c}")))
-                })
-                .map_err(delta_err)?
-                .await
-                .map_err(delta_err)?;
-            table
+    let mut attempt = 1;
+    let table = loop {
+        if publishes(&table, output).await? != read {
+            return Err(Error::Overlap {
+                output: output.to_string(),
+            });
+        }
+        let commit = eventlake_lake::commit::properties()
+            .with_max_retries(0)
+            .with_metadata(metadata.clone())
+            .with_application_transaction(Transaction::new(app_id(output), read.unwrap_or(0) + 1));
+        match write(
+            table.clone(),
+            &schema,
+            batches.clone(),
+            &how,
+            &partitions,
+            commit,
+        )
+        .await
+        {
+            Ok(written) => break written,
+            Err(e) if eventlake_lake::commit::lost_race(&e) && attempt < ATTEMPTS => {
+                attempt += 1;
+                table = lake.open(output).await?;
+            }
+            Err(e) => return Err(Error::delta(output, e)),
         }
     };
     // A new table was registered when it was created; a changed schema is registered here.
@@ -216,71 +198,255 @@ pub async fn publish(
     })
 }
 
+/// One commit of `batches` to `table` by strategy.
+async fn write(
+    table: DeltaTable,
+    schema: &SchemaRef,
+    batches: Vec<RecordBatch>,
+    how: &Publish,
+    partitions: &[String],
+    commit: CommitProperties,
+) -> Result<DeltaTable, DeltaTableError> {
+    match how {
+        Publish::Overwrite => {
+            table
+                .write(batches)
+                .with_save_mode(SaveMode::Overwrite)
+                .with_schema_mode(SchemaMode::Overwrite)
+                .with_partition_columns(partitions.to_vec())
+                .with_commit_properties(commit)
+                .await
+        }
+        Publish::Append => {
+            table
+                .write(batches)
+                .with_save_mode(SaveMode::Append)
+                .with_commit_properties(commit)
+                .await
+        }
+        Publish::ReplaceWindow { column, from, to } => {
+            table
+                .write(batches)
+                .with_save_mode(SaveMode::Overwrite)
+                .with_replace_where(col(column.as_str()).between(lit(date(*from)), lit(date(*to))))
+                .with_commit_properties(commit)
+                .await
+        }
+        Publish::Merge { keys } => {
+            let source = SessionContext::new().read_batches(batches)?;
+            let predicate = key_match(keys, "target", "source");
+            let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+            let (table, _metrics) = table
+                .merge(source, predicate)
+                .with_source_alias("source")
+                .with_target_alias("target")
+                .with_commit_properties(commit)
+                .when_matched_update(|u| {
+                    columns
+                        .iter()
+                        .fold(u, |u, c| u.update(c.as_str(), format!("source.{c}")))
+                })?
+                .when_not_matched_insert(|i| {
+                    columns
+                        .iter()
+                        .fold(i, |i, c| i.set(c.as_str(), format!("source.{c}")))
+                })?
+                .await?;
+            Ok(table)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use arrow::array::Int64Array;
+    use arrow::array::{Date32Array, Int64Array};
     use arrow::datatypes::{DataType, Field, Schema};
+    use deltalake::operations::optimize::OptimizeType;
 
     use super::*;
 
-    fn rows(schema: &SchemaRef, ids: &[i64]) -> Vec<RecordBatch> {
+    fn schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("day", DataType::Date32, false),
+        ]))
+    }
+
+    fn day() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 1).expect("date")
+    }
+
+    fn rows(ids: &[i64]) -> Vec<RecordBatch> {
+        let days = vec![(day() - NaiveDate::default()).num_days() as i32; ids.len()];
         let ids: ArrayRef = Arc::new(Int64Array::from(ids.to_vec()));
-        vec![RecordBatch::try_new(schema.clone(), vec![ids]).expect("batch")]
+        let days: ArrayRef = Arc::new(Date32Array::from(days));
+        vec![RecordBatch::try_new(schema(), vec![ids, days]).expect("batch")]
     }
 
-    async fn count(lake: &Lake, table: &TableName) -> usize {
-        let ctx = eventlake_lake::query::session_over(lake, std::slice::from_ref(table))
-            .await
-            .expect("session");
-        let batches = ctx
-            .sql(&format!("SELECT * FROM {table}"))
-            .await
-            .expect("plan")
-            .collect()
-            .await
-            .expect("scan");
-        batches.iter().map(RecordBatch::num_rows).sum()
+    fn strategies() -> [Publish; 4] {
+        [
+            Publish::Append,
+            Publish::Overwrite,
+            Publish::ReplaceWindow {
+                column: "day".into(),
+                from: day(),
+                to: day(),
+            },
+            Publish::Merge {
+                keys: vec!["id".into()],
+            },
+        ]
     }
 
-    /// Two runs of one job that read the output at the same version (a scheduled run starting
-    /// while the previous one still runs) compute the same new rows; only the first publishes.
-    #[tokio::test]
-    async fn overlapping_runs_publish_once() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let lake = Lake::new(dir.path().to_str().expect("UTF-8")).expect("lake");
-        let table = TableName::new("silver", "things").expect("name");
-        let schema: SchemaRef =
-            Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
-        let publish_rows = |existing, ids: &[i64]| {
+    struct Output {
+        _dir: tempfile::TempDir,
+        lake: Lake,
+        table: TableName,
+    }
+
+    impl Output {
+        fn new() -> Self {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let lake = Lake::new(dir.path().to_str().expect("UTF-8")).expect("lake");
+            let table = TableName::new("silver", "things").expect("name");
+            Self {
+                _dir: dir,
+                lake,
+                table,
+            }
+        }
+
+        async fn publish(
+            &self,
+            read: Option<DeltaTable>,
+            ids: &[i64],
+            how: &Publish,
+        ) -> Result<u64> {
             publish(
-                &lake,
-                &table,
-                existing,
-                schema.clone(),
-                rows(&schema, ids),
-                Publish::Append,
+                &self.lake,
+                &self.table,
+                read,
+                schema(),
+                rows(ids),
+                how.clone(),
                 None,
                 Vec::new(),
             )
-        };
-        publish_rows(None, &[1, 2]).await.expect("first run");
-
-        let first = lake.open(&table).await.expect("open");
-        let second = lake.open(&table).await.expect("open");
-        publish_rows(Some(first), &[3, 4])
             .await
-            .expect("the earlier run");
-        let refused = publish_rows(Some(second), &[3, 4]).await;
-        assert!(
-            matches!(refused, Err(Error::Overlap { .. })),
-            "the later run must be refused: {refused:?}"
-        );
-        assert_eq!(count(&lake, &table).await, 4, "every row once");
+        }
 
-        let latest = lake.open(&table).await.expect("open");
-        publish_rows(Some(latest), &[5])
+        async fn read(&self) -> DeltaTable {
+            self.lake.open(&self.table).await.expect("open")
+        }
+
+        async fn ids(&self) -> Vec<i64> {
+            let ctx =
+                eventlake_lake::query::session_over(&self.lake, std::slice::from_ref(&self.table))
+                    .await
+                    .expect("session");
+            let batches = ctx
+                .sql(&format!("SELECT id FROM {} ORDER BY id", self.table))
+                .await
+                .expect("plan")
+                .collect()
+                .await
+                .expect("scan");
+            batches
+                .iter()
+                .flat_map(|b| {
+                    let ids = b
+                        .column(0)
+                        .as_any()
+                        .downcast_ref::<Int64Array>()
+                        .expect("ids");
+                    ids.values().to_vec()
+                })
+                .collect()
+        }
+    }
+
+    /// Two runs of one job that read the output at the same version (a scheduled run starting
+    /// while the previous one still runs) compute the same new rows; only the first publishes,
+    /// whatever the strategy.
+    #[tokio::test]
+    async fn overlapping_runs_publish_once() {
+        for how in strategies() {
+            let out = Output::new();
+            out.publish(None, &[1, 2], &Publish::Append)
+                .await
+                .expect("first run");
+            let (first, second) = (out.read().await, out.read().await);
+            out.publish(Some(first), &[1, 2, 3], &how)
+                .await
+                .expect("the earlier run");
+            let refused = out.publish(Some(second), &[1, 2, 3], &how).await;
+            assert!(
+                matches!(refused, Err(Error::Overlap { .. })),
+                "{how:?}: the later run must be refused: {refused:?}"
+            );
+            let expected: &[i64] = match how {
+                Publish::Append => &[1, 2, 1, 2, 3],
+                _ => &[1, 2, 3],
+            };
+            let mut expected = expected.to_vec();
+            expected.sort();
+            assert_eq!(out.ids().await, expected, "{how:?}");
+            out.publish(Some(out.read().await), &[4], &how)
+                .await
+                .unwrap_or_else(|e| panic!("{how:?}: a run from the latest version: {e}"));
+        }
+    }
+
+    /// Two runs that both found no output: the second finds the table the first created and
+    /// published to, and is refused.
+    #[tokio::test]
+    async fn a_run_that_found_no_output_is_refused_once_another_published() {
+        let out = Output::new();
+        out.publish(None, &[1], &Publish::Overwrite)
             .await
-            .expect("a run from the latest version");
-        assert_eq!(count(&lake, &table).await, 5);
+            .expect("the first run");
+        let refused = out.publish(None, &[1], &Publish::Overwrite).await;
+        assert!(matches!(refused, Err(Error::Overlap { .. })), "{refused:?}");
+        assert_eq!(out.ids().await, [1]);
+    }
+
+    /// A compaction committed while a job ran: the publish lands, on the compacted version,
+    /// and what it replaced does not come back from the compacted file.
+    #[tokio::test]
+    async fn a_compaction_while_a_job_runs_is_published_over() {
+        for how in strategies() {
+            let out = Output::new();
+            for id in 1..=3 {
+                let read = if id == 1 {
+                    None
+                } else {
+                    Some(out.read().await)
+                };
+                out.publish(read, &[id], &Publish::Append)
+                    .await
+                    .expect("a small file");
+            }
+            let read = out.read().await;
+            let (_, metrics) = out
+                .read()
+                .await
+                .optimize()
+                .with_type(OptimizeType::Compact)
+                .await
+                .expect("compaction");
+            assert_eq!(
+                metrics.num_files_removed, 3,
+                "the compaction rewrote the files"
+            );
+            out.publish(Some(read), &[3, 4], &how)
+                .await
+                .unwrap_or_else(|e| panic!("{how:?}: the publish after a compaction: {e}"));
+            let expected: &[i64] = match how {
+                Publish::Append => &[1, 2, 3, 3, 4],
+                Publish::Merge { .. } => &[1, 2, 3, 4],
+                _ => &[3, 4],
+            };
+            assert_eq!(out.ids().await, expected, "{how:?}");
+        }
     }
 }

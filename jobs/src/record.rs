@@ -194,7 +194,7 @@ pub async fn append(lake: &Lake, run: &JobRun) -> Result<()> {
     delta
         .write(vec![batch])
         .with_save_mode(SaveMode::Append)
-        .with_commit_properties(eventlake_lake::commit_properties())
+        .with_commit_properties(eventlake_lake::commit::properties())
         .await
         .map_err(|e| Error::delta(&name, e))?;
     Ok(())

@@ -3,8 +3,9 @@
 //! (see `eventlake-transform`), and quarantine what cannot be typed.
 //!
 //! Invariant: every bronze row read becomes a typed row or a `silver.quarantine` row; the
-//! quarantine commit lands before the entity's publish, and is de-duplicated, so a retried run
-//! neither loses nor doubles a quarantined payload.
+//! quarantine commit lands before the entity's publish, and is de-duplicated against the version
+//! it lands on, so neither a retried run nor an overlapping one loses or doubles a quarantined
+//! payload.
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use arrow::datatypes::SchemaRef;
 use chrono::NaiveDate;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
+use deltalake::DeltaTable;
 use deltalake::protocol::SaveMode;
 use eventlake_lake::{Contracts, Lake, TableName, query};
 use eventlake_transform::{Entity, decode, quarantine_schema};
@@ -66,10 +68,15 @@ pub async fn compute(
 }
 
 /// Appends quarantined rows not already in `silver.quarantine` (same entity and event id).
-async fn quarantine(lake: &Lake, batches: Vec<RecordBatch>) -> Result<()> {
+///
+/// The check and the append are one attempt on one version of the table, committed without
+/// deltalake's rebase: when another commit takes the version (another job's quarantine, a
+/// compaction, or an overlapping run of the same job), both are made again on the new version,
+/// so no row is added twice.
+pub(crate) async fn quarantine(lake: &Lake, batches: Vec<RecordBatch>) -> Result<()> {
     let name = quarantine_table();
     let schema = quarantine_schema();
-    let table = lake
+    let mut table = lake
         .open_or_create(
             &name,
             &schema,
@@ -77,11 +84,43 @@ async fn quarantine(lake: &Lake, batches: Vec<RecordBatch>) -> Result<()> {
             "Payloads that passed ingest but could not be typed into their silver entity.",
         )
         .await?;
+    let mut attempt = 1;
+    loop {
+        let fresh = not_quarantined(&table, &name, &schema, &batches).await?;
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        let appended = table
+            .clone()
+            .write(fresh)
+            .with_save_mode(SaveMode::Append)
+            .with_commit_properties(eventlake_lake::commit::properties().with_max_retries(0))
+            .await;
+        match appended {
+            Ok(_) => return Ok(()),
+            Err(e)
+                if eventlake_lake::commit::lost_race(&e) && attempt < crate::publish::ATTEMPTS =>
+            {
+                attempt += 1;
+                table = lake.open(&name).await?;
+            }
+            Err(e) => return Err(Error::delta(&name, e)),
+        }
+    }
+}
+
+/// The rows of `batches` whose entity and event id `table` does not hold.
+async fn not_quarantined(
+    table: &DeltaTable,
+    name: &TableName,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+) -> Result<Vec<RecordBatch>> {
     let ctx = query::empty_session();
-    query::register_delta(&ctx, &name, &table).await?;
+    query::register_delta(&ctx, name, table).await?;
     ctx.register_table(
         "__q",
-        Arc::new(MemTable::try_new(schema.clone(), vec![batches])?),
+        Arc::new(MemTable::try_new(schema.clone(), vec![batches.to_vec()])?),
     )?;
     let fresh = ctx
         .sql(
@@ -91,19 +130,70 @@ async fn quarantine(lake: &Lake, batches: Vec<RecordBatch>) -> Result<()> {
         .await?
         .collect()
         .await?;
-    let fresh: Vec<RecordBatch> = fresh
+    fresh
         .iter()
         .filter(|b| b.num_rows() > 0)
-        .map(|b| crate::publish::to_lake(b, &schema))
-        .collect::<Result<_>>()?;
-    if fresh.is_empty() {
-        return Ok(());
+        .map(|b| crate::publish::to_lake(b, schema))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::{ArrayRef, Date32Array, StringArray, TimestampMicrosecondArray};
+
+    use super::*;
+
+    fn quarantined(ids: &[&str]) -> RecordBatch {
+        let text = |v: &str| -> ArrayRef { Arc::new(StringArray::from(vec![v; ids.len()])) };
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(ids.to_vec())),
+            text("donation.made"),
+            text("tenant-1"),
+            Arc::new(
+                TimestampMicrosecondArray::from(vec![1_790_000_000_000_000; ids.len()])
+                    .with_timezone("UTC"),
+            ),
+            text("silver.donations"),
+            text("type_mismatch"),
+            text("amount is not a number"),
+            text("{}"),
+            Arc::new(Date32Array::from(vec![20_000; ids.len()])),
+        ];
+        RecordBatch::try_new(quarantine_schema(), columns).expect("batch")
     }
-    table
-        .write(fresh)
-        .with_save_mode(SaveMode::Append)
-        .with_commit_properties(eventlake_lake::commit_properties())
-        .await
-        .map_err(|e| Error::delta(&name, e))?;
-    Ok(())
+
+    /// Two runs of one silver job quarantining the same payloads at the same moment (runs that
+    /// overlap): each payload is quarantined once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn overlapping_quarantines_add_each_row_once() {
+        for round in 0..5 {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let lake = Lake::new(dir.path().to_str().expect("UTF-8")).expect("lake");
+            quarantine(&lake, vec![quarantined(&["e0"])])
+                .await
+                .expect("the table");
+            let ids = ["e1", "e2", "e3"];
+            let runs = (0..2).map(|_| {
+                let lake = lake.clone();
+                tokio::spawn(async move { quarantine(&lake, vec![quarantined(&ids)]).await })
+            });
+            for run in futures::future::join_all(runs).await {
+                run.expect("task").expect("quarantine");
+            }
+            let ctx = query::session_over(&lake, &[quarantine_table()])
+                .await
+                .expect("session");
+            let rows: usize = ctx
+                .sql("SELECT * FROM silver.quarantine")
+                .await
+                .expect("plan")
+                .collect()
+                .await
+                .expect("scan")
+                .iter()
+                .map(RecordBatch::num_rows)
+                .sum();
+            assert_eq!(rows, 4, "round {round}");
+        }
+    }
 }

@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod catalog;
+pub mod commit;
 pub mod config;
 pub mod contracts;
 pub mod envelope;
@@ -21,7 +22,7 @@ pub use config::{CatalogConfig, Config, IngestConfig, MaintainConfig};
 pub use contracts::{Contract, Contracts};
 pub use error::{Error, Result};
 pub use reason::{Reason, Violation};
-pub use storage::{Lake, commit_properties};
+pub use storage::Lake;
 pub use tables::TableName;
 
 /// Re-exported so dependants use exactly the versions the lake is built with.

@@ -3,9 +3,7 @@
 //!
 //! Invariant: all access goes through `deltalake`/`object_store`, so a local lake and an S3
 //! lake behave the same; a table is created at most once, at version 0, even when two
-//! processes race, and no table is opened over a damaged log ([`crate::log`]). Writers commit
-//! with [`commit_properties`]: removing expired log files is `maintain`'s alone, so a writer
-//! never deletes from a table's log (its deployed role may not).
+//! processes race, and no table is opened over a damaged log ([`crate::log`]).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -13,7 +11,6 @@ use std::sync::Arc;
 use arrow::datatypes::Schema;
 use deltalake::kernel::StructType;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
-use deltalake::kernel::transaction::CommitProperties;
 use deltalake::logstore::{StorageConfig, logstore_for};
 use deltalake::{DeltaTable, DeltaTableError, ObjectStore};
 use url::Url;
@@ -21,14 +18,6 @@ use url::Url;
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::tables::TableName;
-
-/// The commit properties of every writer (ingest, jobs, run records): deltalake's default, except
-/// that the commit does not remove expired log files afterwards (which it would do on every
-/// commit once a checkpoint is older than the log retention). `maintain` removes them after its
-/// checkpoint.
-pub fn commit_properties() -> CommitProperties {
-    CommitProperties::default().with_cleanup_expired_logs(Some(false))
-}
 
 /// A lake root, with the catalog (if any) told of new tables and schema changes.
 #[derive(Clone)]
@@ -164,7 +153,7 @@ impl Lake {
             .with_configuration_property(deltalake::TableProperty::AppendOnly, Some("false"))
             // Version 0 or nothing: a creation that lost the race must not land later in the
             // log, where its metadata would conflict with every concurrent writer's commit.
-            .with_commit_properties(commit_properties().with_max_retries(0))
+            .with_commit_properties(crate::commit::properties().with_max_retries(0))
             .await;
         match created {
             Ok(created) => {
@@ -282,66 +271,6 @@ mod tests {
     fn s3_urls_say_which_feature_they_need() {
         let e = Lake::new("s3://bucket/prefix").unwrap_err().to_string();
         assert!(e.contains("--features aws"), "{e}");
-    }
-
-    /// A writer's commit leaves expired log files alone (they are `maintain`'s to remove); the
-    /// same commit with deltalake's default properties would have removed them.
-    #[tokio::test]
-    async fn writers_leave_expired_logs_to_maintain() {
-        use arrow::array::{Int64Array, RecordBatch};
-        use arrow::datatypes::{DataType, Field};
-
-        let dir = tempfile::tempdir().unwrap();
-        let lake = Lake::new(dir.path().to_str().unwrap()).unwrap();
-        let name = TableName::new("ops", "expiring").unwrap();
-        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
-        let mut delta = lake
-            .open_or_create(&name, &schema, &[], "test")
-            .await
-            .unwrap();
-        delta = delta
-            .set_tbl_properties()
-            .with_properties(
-                [(
-                    "delta.logRetentionDuration".to_owned(),
-                    "interval 0 seconds".to_owned(),
-                )]
-                .into(),
-            )
-            .with_commit_properties(commit_properties())
-            .await
-            .unwrap();
-        let batch = || {
-            RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![1]))]).unwrap()
-        };
-        delta = delta
-            .write(vec![batch()])
-            .with_commit_properties(commit_properties())
-            .await
-            .unwrap();
-        deltalake::checkpoints::create_checkpoint(&delta, None)
-            .await
-            .unwrap();
-        let first = dir
-            .path()
-            .join("ops/expiring/_delta_log/00000000000000000000.json");
-
-        delta = delta
-            .write(vec![batch()])
-            .with_commit_properties(commit_properties())
-            .await
-            .unwrap();
-        assert!(first.exists(), "a writer removed an expired log file");
-
-        delta
-            .write(vec![batch()])
-            .with_commit_properties(CommitProperties::default())
-            .await
-            .unwrap();
-        assert!(
-            !first.exists(),
-            "the default commit cleans up, so the check above means something"
-        );
     }
 
     /// Racing creators: every one gets the table, only version 0 carries metadata, and every

@@ -72,32 +72,25 @@ async fn next(State(rt): State<Arc<Runtime>>) -> (HeaderMap, Bytes) {
     (headers, event)
 }
 
-fn answered(rt: &Runtime, id: &str, answer: Answer) -> StatusCode {
-    match rt.answers.lock().unwrap().remove(id) {
+/// `POST /2018-06-01/runtime/invocation/{id}/response` or `…/error`: the function's answer.
+async fn answer(
+    State(rt): State<Arc<Runtime>>,
+    UrlPath((id, kind)): UrlPath<(String, String)>,
+    body: Bytes,
+) -> StatusCode {
+    let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let answer = match kind.as_str() {
+        "response" => Answer::Response(value),
+        "error" => Answer::Error(value),
+        _ => return StatusCode::NOT_FOUND,
+    };
+    match rt.answers.lock().unwrap().remove(&id) {
         Some(waiter) => {
             let _ = waiter.send(answer);
             StatusCode::ACCEPTED
         }
         None => StatusCode::NOT_FOUND,
     }
-}
-
-async fn response(
-    State(rt): State<Arc<Runtime>>,
-    UrlPath(id): UrlPath<String>,
-    body: Bytes,
-) -> StatusCode {
-    let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    answered(&rt, &id, Answer::Response(value))
-}
-
-async fn error(
-    State(rt): State<Arc<Runtime>>,
-    UrlPath(id): UrlPath<String>,
-    body: Bytes,
-) -> StatusCode {
-    let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    answered(&rt, &id, Answer::Error(value))
 }
 
 async fn init_error(State(rt): State<Arc<Runtime>>, body: Bytes) -> StatusCode {
@@ -132,11 +125,7 @@ impl Function {
         });
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
-            .route(
-                "/2018-06-01/runtime/invocation/{id}/response",
-                post(response),
-            )
-            .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+            .route("/2018-06-01/runtime/invocation/{id}/{kind}", post(answer))
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state(runtime.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

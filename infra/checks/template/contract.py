@@ -55,6 +55,11 @@ def commands(report: Report, items: dict, stack: Stack, mode: str, bootstrap_env
         problems, envs = cli_args.validate_command(items, launch["command"])
         report.ok(f"[{mode}] {launch['resource']}: `eventlake {' '.join(launch['command'])[:60]}…` is a valid command", not problems, problems)
         used_env.setdefault(key, set()).update(envs)
+        if launch["command"][:2] == ["ingest", "kinesis"]:
+            # A consumer with no checkpoint yet must start at the oldest record, or the records
+            # put before its first start are never read.
+            start = flag_value(launch["command"], "--start")
+            report.ok(f"[{mode}] {launch['resource']}: starts at the stream's oldest record", start == "trim-horizon", start)
         defaults[key] = stack.resolved(key)["Properties"]["ContainerDefinitions"][0]["Command"]
     for td, command in defaults.items():
         problems, _ = cli_args.validate_command(items, command)

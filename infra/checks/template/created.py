@@ -19,7 +19,7 @@ def check(report: Report, stack: Stack, physical: dict) -> dict[str, int | None]
     import boto3
 
     res = stack.resources()
-    p = lambda name: stack.resolved(name)["Properties"]  # noqa: E731
+    p = stack.props
     bucket = physical["LakeBucket"]
     s3 = boto3.client("s3")
 

@@ -20,7 +20,7 @@ def check(report: Report, stack: Stack, physical: dict, groups: dict[str, int | 
     import boto3
 
     res = stack.resources()
-    p = lambda name: stack.resolved(name)["Properties"]  # noqa: E731
+    p = stack.props
     bucket = physical["LakeBucket"]
     # ECS
     ecs = boto3.client("ecs")
@@ -63,6 +63,10 @@ def check(report: Report, stack: Stack, physical: dict, groups: dict[str, int | 
         )
     (svc,) = ecs.describe_services(cluster=physical["Cluster"], services=[physical["ServeService"]])["services"]
     tg_arn = physical["ServeTargetGroup"]
+    (serve,) = ecs.describe_task_definition(taskDefinition=physical["ServeTaskDefinition"])["taskDefinition"]["containerDefinitions"]
+    ports = [m["containerPort"] for m in serve.get("portMappings", [])]
+    listen = {e["name"]: e.get("value") for e in serve["environment"]}.get("EVENTLAKE_SERVE_LISTEN")
+    report.ok("serve listens on every interface at its container port", ports == [8081] and listen == "0.0.0.0:8081", (listen, ports))
     report.moto_or_template(
         "serve behind the target group on 8081",
         [(lb.get("targetGroupArn"), lb.get("containerPort")) for lb in svc.get("loadBalancers", [])],

@@ -66,7 +66,10 @@ class Report:
         return condition
 
     def moto_or_template(self, label: str, moto_value: object, template_value: object, expected: object) -> None:
-        """moto's value when moto kept the property; else the template's, and say so."""
+        """moto's value when moto kept the property; else the template's, and say so. moto
+        answers nothing or its own default for a property it drops (a provisioned stream, bridge
+        networking, EC2 launch type), so a differing moto value falls back too: the template's
+        value must still be the expected one."""
         if moto_value == expected:
             self.ok(label, True)
         elif template_value == expected:

@@ -34,7 +34,7 @@ ASSERTED = {
 def check(report: Report, stack: Stack, skipped: set[str]) -> None:
     """`skipped`: the resource types moto did not create for this stack."""
     res = stack.resources()
-    p = lambda name: stack.resolved(name)["Properties"]  # noqa: E731
+    p = stack.props
     of_type = lambda t: [n for n, r in res.items() if r["Type"] == t]  # noqa: E731
     bucket = p("LakeBucket")["BucketName"]
     lake_uri = f"s3://{bucket}/lake"
