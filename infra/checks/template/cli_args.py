@@ -1,11 +1,14 @@
 """The command line of cli/src/args.rs, read from its clap derive: the subcommand tree, each
 command's flags (long and short names, whether they take a value, the values of a ValueEnum,
-the environment variable that can stand in, whether required), and the check of one argv.
+the environment variable that can stand in, whether required, and clap's relations between
+flags: `requires`, `conflicts_with`, `required_unless_present`, `required_if_eq`), and the
+check of one argv with the environment it runs in.
 
 A reader of the Rust source, not a Rust parser: it knows the shapes args.rs uses (`pub struct`
 and `pub enum` items, `#[arg(...)]`, `#[command(flatten)]`, `#[command(subcommand)]`).
-Invariant: an argv is valid only if every token is a known subcommand, flag or flag value;
-an unknown token is a problem, never skipped.
+Invariant: an argv is valid only if every token is a known subcommand, flag or flag value, and
+every relation holds (a flag counts as given, as for clap, when it is on the command line or
+its variable is set); an unknown token is a problem, never skipped.
 """
 
 from __future__ import annotations
@@ -94,14 +97,19 @@ def flags_of(items: dict, struct: str) -> dict[str, dict]:
             "required": not re.match(r"(Option|Vec)<", f["type"]) and f["type"] != "bool" and "default_value" not in attrs and "required_unless" not in attrs,
             "global": "global = true" in attrs,
             "field": f["name"],
+            "requires": re.findall(r'\brequires\s*=\s*"(\w+)"', attrs),
+            "conflicts_with": re.findall(r'\bconflicts_with\s*=\s*"(\w+)"', attrs),
+            "required_unless_present": re.findall(r'\brequired_unless_present\s*=\s*"(\w+)"', attrs),
+            "required_if_eq": re.findall(r'\brequired_if_eq\(\s*"(\w+)"\s*,\s*"([^"]+)"\s*\)', attrs),
         }
         for n in names:
             out[n] = spec
     return out
 
 
-def validate_command(items: dict, argv: list[str]) -> tuple[list[str], set[str]]:
-    """Problems with one `eventlake` argv, and the env variables its flags read."""
+def validate_command(items: dict, argv: list[str], env: set[str] | frozenset[str] = frozenset()) -> tuple[list[str], set[str]]:
+    """Problems with one `eventlake` argv run with the variables `env` set, and the env
+    variables its flags read."""
     problems = []
     global_flags = {k: v for k, v in flags_of(items, "Cli").items() if v["global"]}
     enum: str | None = "Command"  # the subcommand enum the next token must be a variant of
@@ -122,7 +130,7 @@ def validate_command(items: dict, argv: list[str]) -> tuple[list[str], set[str]]
     flags = dict(global_flags)
     if struct:
         flags.update(flags_of(items, struct))
-    seen = set()
+    seen: dict[str, str | None] = {}  # field -> its value on the command line
     while i < len(argv):
         token = argv[i]
         name, _, inline = token.partition("=")
@@ -135,9 +143,10 @@ def validate_command(items: dict, argv: list[str]) -> tuple[list[str], set[str]]
             i += 1
             continue
         spec = flags[name]
-        seen.add(spec["field"])
+        seen[spec["field"]] = None
         if spec["takes_value"]:
             value = inline or (argv[i + 1] if i + 1 < len(argv) else None)
+            seen[spec["field"]] = value
             i += 1 if inline else 2
             if value is None:
                 problems.append(f"{name} needs a value")
@@ -147,8 +156,23 @@ def validate_command(items: dict, argv: list[str]) -> tuple[list[str], set[str]]
                         problems.append(f"{name} {one}: not one of {sorted(spec['values'])}")
         else:
             i += 1
-    for name, spec in flags.items():
-        if spec["required"] and spec["field"] not in seen and not spec["env"]:
-            problems.append(f"required {name} missing")
+    by_field = {spec["field"]: (name, spec) for name, spec in flags.items() if name.startswith("--")}
+    given = set(seen) | {f for f, (_, spec) in by_field.items() if spec["env"] in env}
+
+    def flag(field: str) -> str:
+        return by_field[field][0] if field in by_field else field
+
+    for field, (name, spec) in by_field.items():
+        via = f" (nor {spec['env']} set)" if spec["env"] else ""
+        if spec["required"] and field not in given:
+            problems.append(f"required {name} missing{via}")
+        if field not in given and any(other not in given for other in spec["required_unless_present"]):
+            problems.append(f"{name}{via} is required unless {', '.join(flag(o) for o in spec['required_unless_present'])} is given")
+        for other, value in spec["required_if_eq"]:
+            if seen.get(other) == value and field not in given:
+                problems.append(f"{flag(other)} {value} requires {name}")
+        if field in given:
+            problems += [f"{name} requires {flag(other)}" for other in spec["requires"] if other not in given]
+            problems += [f"{name} conflicts with {flag(other)}" for other in spec["conflicts_with"] if other in given]
     envs = {spec["env"] for spec in flags.values() if spec["env"]}
     return problems, envs

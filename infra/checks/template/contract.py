@@ -52,7 +52,7 @@ def commands(report: Report, items: dict, stack: Stack, mode: str, bootstrap_env
         if launch["kind"] == "lambda":
             used_env.setdefault(key, set()).update(bootstrap_env)
             continue
-        problems, envs = cli_args.validate_command(items, launch["command"])
+        problems, envs = cli_args.validate_command(items, launch["command"], set(launch["env"]))
         report.ok(f"[{mode}] {launch['resource']}: `eventlake {' '.join(launch['command'])[:60]}…` is a valid command", not problems, problems)
         used_env.setdefault(key, set()).update(envs)
         if launch["command"][:2] == ["ingest", "kinesis"]:
@@ -60,9 +60,10 @@ def commands(report: Report, items: dict, stack: Stack, mode: str, bootstrap_env
             # put before its first start are never read.
             start = flag_value(launch["command"], "--start")
             report.ok(f"[{mode}] {launch['resource']}: starts at the stream's oldest record", start == "trim-horizon", start)
-        defaults[key] = stack.resolved(key)["Properties"]["ContainerDefinitions"][0]["Command"]
-    for td, command in defaults.items():
-        problems, _ = cli_args.validate_command(items, command)
+        container = stack.props(key)["ContainerDefinitions"][0]
+        defaults[key] = (container["Command"], {e["Name"] for e in container.get("Environment", [])})
+    for td, (command, env) in defaults.items():
+        problems, _ = cli_args.validate_command(items, command, env)
         report.ok(f"[{mode}] {td}: default command `{' '.join(command)}` is valid", not problems, problems)
     for key, names in given_env.items():
         unread = names - used_env.get(key, set())
