@@ -196,9 +196,7 @@ impl Table {
     }
 
     async fn txn(delta: &DeltaTable, name: &TableName, app_id: &str) -> Result<Option<i64>> {
-        let state = delta.snapshot().map_err(|e| Error::commit(name, e))?;
-        state
-            .transaction_version(delta.log_store().as_ref(), app_id)
+        eventlake_lake::commit::transaction_version(delta, app_id)
             .await
             .map_err(|e| Error::commit(name, e))
     }

@@ -106,15 +106,30 @@ pub fn app_id(output: &TableName) -> String {
     format!("eventlake.job:{output}")
 }
 
-/// How many times a publish is made again on a newer version of its output (a compaction or
-/// vacuum committed in the meantime) before it gives up.
-pub(crate) const ATTEMPTS: usize = 8;
+/// How many times a commit is made again on a newer version of its table (another writer, a
+/// compaction or a vacuum committed in the meantime) before it gives up.
+const ATTEMPTS: usize = 8;
+
+/// After a commit of `name` made with `max_retries(0)` failed with `e`: the latest version of
+/// the table, to make the commit again on, if the commit only lost the race for its version
+/// and fewer than [`ATTEMPTS`] were made (`tries` counts them); else the error.
+pub(crate) async fn retry(
+    lake: &Lake,
+    name: &TableName,
+    e: DeltaTableError,
+    tries: &mut usize,
+) -> Result<DeltaTable> {
+    *tries += 1;
+    if eventlake_lake::commit::lost_race(&e) && *tries <= ATTEMPTS {
+        Ok(lake.open(name).await?)
+    } else {
+        Err(Error::delta(name, e))
+    }
+}
 
 /// The output's publish count as of `table`'s version.
 async fn publishes(table: &DeltaTable, output: &TableName) -> Result<Option<i64>> {
-    let snapshot = table.snapshot().map_err(|e| Error::delta(output, e))?;
-    snapshot
-        .transaction_version(table.log_store().as_ref(), app_id(output))
+    eventlake_lake::commit::transaction_version(table, &app_id(output))
         .await
         .map_err(|e| Error::delta(output, e))
 }
@@ -158,7 +173,7 @@ pub async fn publish(
     } else {
         batches
     };
-    let mut attempt = 1;
+    let mut tries = 1;
     let table = loop {
         if publishes(&table, output).await? != read {
             return Err(Error::Overlap {
@@ -180,11 +195,7 @@ pub async fn publish(
         .await
         {
             Ok(written) => break written,
-            Err(e) if eventlake_lake::commit::lost_race(&e) && attempt < ATTEMPTS => {
-                attempt += 1;
-                table = lake.open(output).await?;
-            }
-            Err(e) => return Err(Error::delta(output, e)),
+            Err(e) => table = retry(lake, output, e, &mut tries).await?,
         }
     };
     // A new table was registered when it was created; a changed schema is registered here.

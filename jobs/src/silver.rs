@@ -21,7 +21,7 @@ use eventlake_transform::{Entity, decode, quarantine_schema};
 use futures::StreamExt;
 
 use crate::definition::Job;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// `silver.quarantine`.
 pub fn quarantine_table() -> TableName {
@@ -84,7 +84,7 @@ pub(crate) async fn quarantine(lake: &Lake, batches: Vec<RecordBatch>) -> Result
             "Payloads that passed ingest but could not be typed into their silver entity.",
         )
         .await?;
-    let mut attempt = 1;
+    let mut tries = 1;
     loop {
         let fresh = not_quarantined(&table, &name, &schema, &batches).await?;
         if fresh.is_empty() {
@@ -98,13 +98,7 @@ pub(crate) async fn quarantine(lake: &Lake, batches: Vec<RecordBatch>) -> Result
             .await;
         match appended {
             Ok(_) => return Ok(()),
-            Err(e)
-                if eventlake_lake::commit::lost_race(&e) && attempt < crate::publish::ATTEMPTS =>
-            {
-                attempt += 1;
-                table = lake.open(&name).await?;
-            }
-            Err(e) => return Err(Error::delta(&name, e)),
+            Err(e) => table = crate::publish::retry(lake, &name, e, &mut tries).await?,
         }
     }
 }

@@ -4,14 +4,26 @@
 //! `maintain`'s alone, and a deployed writer's role may not delete), and a failed commit that
 //! only lost the race for its version is told apart from one that went wrong.
 
-use deltalake::DeltaTableError;
 use deltalake::kernel::transaction::{CommitProperties, TransactionError};
+use deltalake::{DeltaTable, DeltaTableError};
 
 /// The commit properties of every writer: deltalake's default, except that the commit does not
 /// remove expired log files afterwards (which it would do on every commit once a checkpoint is
 /// older than the log retention). `maintain` removes them after its checkpoint.
 pub fn properties() -> CommitProperties {
     CommitProperties::default().with_cleanup_expired_logs(Some(false))
+}
+
+/// The version of the application transaction `app_id` as of `delta`'s version (`None` if no
+/// commit carried it).
+pub async fn transaction_version(
+    delta: &DeltaTable,
+    app_id: &str,
+) -> Result<Option<i64>, DeltaTableError> {
+    delta
+        .snapshot()?
+        .transaction_version(delta.log_store().as_ref(), app_id)
+        .await
 }
 
 /// Whether a failed commit only lost the race for its version to another writer's commit
