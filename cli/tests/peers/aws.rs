@@ -6,7 +6,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::support::{binary, python, run_ok};
+use crate::support::{binary, free_port, python, run_ok};
 use anyhow::{Context as _, Result, bail, ensure};
 use aws_sdk_glue::config::{Credentials, Region};
 
@@ -21,12 +21,6 @@ impl Drop for Peer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 /// moto's server, with Athena's paging and failed queries (see the file).

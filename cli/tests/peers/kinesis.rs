@@ -11,6 +11,7 @@ use crate::support::run_ok;
 use anyhow::{Context as _, Result, ensure};
 
 use crate::aws::{self, Peer};
+use crate::landed::{self, Landed, landed};
 
 /// The peers and a control-plane client for kinesis-mock.
 struct Rig {
@@ -190,77 +191,9 @@ fn workload(events: u64, seed: u64) -> [String; 5] {
     ]
 }
 
-/// What a lake holds: accepted event ids, and rejected counts by reason.
-#[derive(Debug, PartialEq)]
-struct Landed {
-    events: Vec<String>,
-    rejected: Vec<Vec<String>>,
-}
-
-impl Landed {
-    /// Fails with what differs: missing and doubled ids (a few of each), rejected counts.
-    fn same_as(&self, expected: &Landed, what: &str) -> Result<()> {
-        if self == expected {
-            return Ok(());
-        }
-        let count = |ids: &[String]| {
-            let mut n: HashMap<String, usize> = HashMap::new();
-            for id in ids {
-                *n.entry(id.clone()).or_default() += 1;
-            }
-            n
-        };
-        let (have, want) = (count(&self.events), count(&expected.events));
-        let mut missing: Vec<&String> = want.keys().filter(|id| !have.contains_key(*id)).collect();
-        let mut doubled: Vec<&String> = have
-            .iter()
-            .filter(|(id, n)| **n > want.get(*id).copied().unwrap_or(0))
-            .map(|(id, _)| id)
-            .collect();
-        missing.sort();
-        doubled.sort();
-        anyhow::bail!(
-            "{what}: {} events where {} were expected; {} missing (first {:?}), {} extra or \
-             doubled (first {:?}); rejected {:?} where {:?} were expected",
-            self.events.len(),
-            expected.events.len(),
-            missing.len(),
-            &missing[..missing.len().min(5)],
-            doubled.len(),
-            &doubled[..doubled.len().min(5)],
-            self.rejected,
-            expected.rejected,
-        )
-    }
-}
-
-fn landed(uri: &str, moto: &Peer) -> Result<Landed> {
-    Ok(Landed {
-        events: aws::csv(
-            uri,
-            moto,
-            "SELECT event_id FROM bronze.events ORDER BY event_id",
-        )?
-        .into_iter()
-        .map(|r| r.join(","))
-        .collect(),
-        rejected: aws::csv(
-            uri,
-            moto,
-            "SELECT reason, count(*) FROM bronze.events_rejected GROUP BY reason ORDER BY reason",
-        )?,
-    })
-}
-
 /// The same file ingested into a local lake: what exactly once must look like.
 fn reference(rig: &Rig, file: &Path) -> Result<Landed> {
-    let local = rig.dir.path().join(format!(
-        "reference-{}",
-        file.file_stem().unwrap().to_string_lossy()
-    ));
-    let uri = local.to_str().context("UTF-8 path")?;
-    run_ok(rig.eventlake(uri).args(["ingest", "file"]).arg(file))?;
-    landed(uri, &rig.moto)
+    landed::reference(&rig.moto, rig.dir.path(), file)
 }
 
 /// Every subject's accepted events are in file order when sorted by landing: commit time, then

@@ -12,6 +12,7 @@ mod aws;
 mod catalog;
 mod kinesis;
 mod lambda;
+mod landed;
 mod python_matching;
 mod python_reader;
 mod s3;
