@@ -155,16 +155,20 @@ pub async fn publish(
     metadata: Vec<(String, serde_json::Value)>,
 ) -> Result<u64> {
     let partitions: Vec<String> = partition_by.map(str::to_owned).into_iter().collect();
-    let read = match &existing {
-        Some(t) => publishes(t, output).await?,
-        None => None,
-    };
-    let mut table = match existing {
-        Some(t) => t,
+    // `read`: the publish count the run read; `current`: the one of the version to commit on.
+    let (read, mut table, mut current) = match existing {
+        Some(t) => {
+            let read = publishes(&t, output).await?;
+            (read, t, read)
+        }
         None => {
             let refs: Vec<&str> = partitions.iter().map(String::as_str).collect();
-            lake.open_or_create(output, &schema, &refs, "Output of an eventlake job.")
-                .await?
+            let created = lake
+                .open_or_create(output, &schema, &refs, "Output of an eventlake job.")
+                .await?;
+            // Another run may have created and published to it since this run looked.
+            let current = publishes(&created, output).await?;
+            (None, created, current)
         }
     };
     let before = table.snapshot().ok().map(|s| s.schema());
@@ -175,7 +179,7 @@ pub async fn publish(
     };
     let mut tries = 1;
     let table = loop {
-        if publishes(&table, output).await? != read {
+        if current != read {
             return Err(Error::Overlap {
                 output: output.to_string(),
             });
@@ -195,7 +199,10 @@ pub async fn publish(
         .await
         {
             Ok(written) => break written,
-            Err(e) => table = retry(lake, output, e, &mut tries).await?,
+            Err(e) => {
+                table = retry(lake, output, e, &mut tries).await?;
+                current = publishes(&table, output).await?;
+            }
         }
     };
     // A new table was registered when it was created; a changed schema is registered here.
